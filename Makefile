@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+export OMP_WAIT_POLICY ?= PASSIVE
+export ROBUSTLAB_DATA ?= $(abspath ../shared/data)
+
+.PHONY: demo test test-slow lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first, pinned: that exact version installs a CPU build from a local file.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install -q -e '.[dev]'
+	# torchattacks declares torchvision (which would pull a CUDA torch): install it alone.
+	$(BIN)/pip install -q --no-deps torchattacks
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m robustlab.demo
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+test-slow: $(DEVSTAMP)
+	$(BIN)/python -m pytest -m slow
+
+bench: $(DEVSTAMP)
+	$(BIN)/python benchmarks/attacks.py
+
+clean:
+	rm -rf $(VENV) results .pytest_cache .mypy_cache .ruff_cache

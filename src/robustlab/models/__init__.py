@@ -1,0 +1,7 @@
+"""Models: two-layer ensembles, single-filter nets (Neuro-Tron), linear and small conv nets."""
+
+from robustlab.models.activations import Activation
+from robustlab.models.io import load_model, save_model
+from robustlab.models.two_layer import TwoLayerNet
+
+__all__ = ["Activation", "TwoLayerNet", "load_model", "save_model"]
