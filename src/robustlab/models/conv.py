@@ -1,0 +1,141 @@
+"""The small convolutional network of paper 001 section 5 (Figure 3, MNIST panel).
+
+conv(1 -> 10, 5x5) -> max-pool 2 -> ReLU -> conv(10 -> 20, 5x5) -> max-pool 2 -> ReLU -> flatten
+(320 features for 28x28 inputs) -> fc(320 -> m) -> ReLU -> fc(m -> 10), with m the swept width.
+A plain `torch.nn.Module` without an ensemble axis: attacks reach it through their generic
+(autograd) path, since its outputs are independent across samples.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from robustlab.models.io import register_model
+
+_KERNEL = 5
+_CHANNELS = (10, 20)
+
+
+def _features_side(image_size: int) -> int:
+    """Spatial side after two (conv 5x5 valid, max-pool 2) stages."""
+    side = image_size
+    for _ in range(2):
+        side = (side - _KERNEL + 1) // 2
+    return side
+
+
+@register_model
+class PaperConvNet(nn.Module):
+    """Two conv + two fully connected layers with ReLU (paper 001 section 5, Figure 3).
+
+    x: (n, C * s * s) flattened images or (n, C, s, s); output logits (n, num_classes).
+    `width` is the hidden size m of the first fully connected layer. Initialization is PyTorch's
+    default (as in the paper), drawn from `generator` when given. Raises ValueError for sizes
+    that leave no features or for a bad input shape.
+    """
+
+    def __init__(
+        self,
+        width: int,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 28,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("width", width),
+            ("num_classes", num_classes),
+            ("in_channels", in_channels),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        side = _features_side(image_size)
+        if side < 1:
+            raise ValueError(
+                f"image_size must be >= 16 so two 5x5 conv + pool stages leave features, "
+                f"got {image_size}"
+            )
+        self.width = int(width)
+        self.num_classes = int(num_classes)
+        self.in_channels = int(in_channels)
+        self.image_size = int(image_size)
+        self.features = _CHANNELS[1] * side * side
+        self.conv1 = nn.Conv2d(in_channels, _CHANNELS[0], _KERNEL)
+        self.conv2 = nn.Conv2d(_CHANNELS[0], _CHANNELS[1], _KERNEL)
+        self.fc1 = nn.Linear(self.features, width)
+        self.fc2 = nn.Linear(width, num_classes)
+        if generator is not None:
+            self.reset_parameters(generator)
+
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """PyTorch's default init (kaiming-uniform weights, U(+-1/sqrt(fan_in)) biases)."""
+        for layer in (self.conv1, self.conv2, self.fc1, self.fc2):
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+            if layer.bias is not None:
+                bound = 1 / math.sqrt(layer.weight[0].numel())
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+
+    def _as_images(self, x: Tensor) -> Tensor:
+        c, s = self.in_channels, self.image_size
+        if x.ndim == 2 and x.shape[1] == c * s * s:
+            return x.reshape(x.shape[0], c, s, s)
+        if x.ndim == 4 and tuple(x.shape[1:]) == (c, s, s):
+            return x
+        raise ValueError(
+            f"x must be (n, {c * s * s}) or (n, {c}, {s}, {s}), got shape {tuple(x.shape)}"
+        )
+
+    def hidden(self, x: Tensor) -> Tensor:
+        """The width-m representation relu(fc1(features)): (n, m)."""
+        h = F.relu(F.max_pool2d(self.conv1(self._as_images(x)), 2))
+        h = F.relu(F.max_pool2d(self.conv2(h), 2))
+        return F.relu(self.fc1(h.flatten(1)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (n, num_classes)."""
+        logits: Tensor = self.fc2(self.hidden(x))
+        return logits
+
+    # ----------------------------------------------------------------- persistence
+    def saved_state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors = {k: v.detach() for k, v in self.state_dict().items()}
+        meta = {
+            "width": self.width,
+            "num_classes": self.num_classes,
+            "in_channels": self.in_channels,
+            "image_size": self.image_size,
+        }
+        return tensors, meta
+
+    @classmethod
+    def from_saved(cls, tensors: dict[str, Tensor], meta: dict[str, Any]) -> PaperConvNet:
+        try:
+            net = cls(
+                int(meta["width"]),
+                int(meta["num_classes"]),
+                int(meta["in_channels"]),
+                int(meta["image_size"]),
+            )
+        except KeyError as err:
+            missing = f"saved PaperConvNet metadata lacks {err}; got {sorted(meta)}"
+            raise ValueError(missing) from err
+        dtype = next(iter(tensors.values())).dtype if tensors else torch.float32
+        net = net.to(dtype)
+        try:
+            net.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"saved PaperConvNet tensors do not fit its metadata: {err}") from err
+        return net
+
+    def extra_repr(self) -> str:
+        return (
+            f"width={self.width}, num_classes={self.num_classes}, "
+            f"in_channels={self.in_channels}, image_size={self.image_size}"
+        )
