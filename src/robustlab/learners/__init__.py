@@ -1,0 +1,1 @@
+"""Learners: SGD, adversarial training, Neuro-Tron, projected convex SGD, gradient flow."""

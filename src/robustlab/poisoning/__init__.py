@@ -1,0 +1,1 @@
+"""Training-time attacks: clean-label poisoning, label flips, bounded label-noise oracles."""

@@ -1,0 +1,1 @@
+"""Theory: one module per paper with its constants, bounds and predicted exponents."""
