@@ -51,9 +51,8 @@ def project_l2_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> T
 def project_linf_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> Tensor:
     """Nearest point of each sample's linf ball {||delta_i||_inf <= r_i} (coordinate clipping)."""
     _check_radius(radius)
-    lead = delta.ndim - sample_dims
-    r = torch.as_tensor(radius, dtype=delta.dtype, device=delta.device)
-    r = r.reshape(*r.shape, *([1] * (lead - r.ndim + sample_dims)))
+    # Right-aligned with delta's leading axes, as in project_l2_ball: (n,) radii fit (E, n, d).
+    r = _per_sample(radius, delta, sample_dims)
     return torch.maximum(torch.minimum(delta, r), -r)
 
 
@@ -183,7 +182,7 @@ class Linf:
     ) -> Tensor:
         """A uniform draw in each sample's linf ball."""
         u = torch.rand(shape, generator=generator, dtype=dtype) * 2 - 1
-        return u * radius.to(dtype).reshape(*shape[:-sample_dims], *([1] * sample_dims))
+        return u * _per_sample(radius, u, sample_dims)
 
 
 NORMS: dict[str, L2 | Linf] = {"l2": L2(), "linf": Linf()}

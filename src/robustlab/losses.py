@@ -7,6 +7,7 @@ greedy multiclass reflected loss); 003 (exponential loss of Vardi et al.).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -36,8 +37,9 @@ negated = reflected
 
 def exponential(z: Tensor) -> Tensor:
     """e^{-z}, saturating at the largest finite value of the dtype instead of overflowing."""
-    limit = torch.finfo(z.dtype).max if z.is_floating_point() else torch.finfo().max
-    return torch.exp(torch.clamp(-z, max=float(torch.log(torch.tensor(limit)))))
+    finfo = torch.finfo(z.dtype) if z.is_floating_point() else torch.finfo()
+    # exp(log(max)) can still round up to inf, hence the clamp on the output as well.
+    return torch.exp(torch.clamp(-z, max=math.log(finfo.max))).clamp(max=finfo.max)
 
 
 def margin(z: Tensor) -> Tensor:
