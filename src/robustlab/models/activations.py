@@ -64,7 +64,7 @@ class Activation:
         return z
 
     def derivative(self, z: Tensor) -> Tensor:
-        """sigma'(z); for ReLU-type activations the right derivative at 0 is taken as 0."""
+        """sigma'(z); at the kink z = 0 ReLU-type ones take the left slope, as torch autograd."""
         if self.name in ("relu", "leaky_relu"):
             slope = self.negative_slope
             return torch.where(z > 0, torch.ones_like(z), torch.full_like(z, slope))

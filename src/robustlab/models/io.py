@@ -65,5 +65,10 @@ def load_model(path: str | Path) -> nn.Module:
     if name is None or name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ValueError(f"{path} holds model class {name!r}; robustlab can load: {known}")
-    meta = json.loads(header.get(_META_KEY, "{}"))
-    return _REGISTRY[name](tensors, meta)
+    try:
+        meta = json.loads(header.get(_META_KEY, "{}"))
+        return _REGISTRY[name](tensors, meta)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        # A header that names a class but whose tensors or metadata do not fit it.
+        problem = f"{type(err).__name__}: {err}"
+        raise ValueError(f"{path} does not hold a valid {name}: {problem}") from err

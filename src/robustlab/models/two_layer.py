@@ -265,6 +265,12 @@ class TwoLayerNet(nn.Module):
             return weights
         if direction is None:
             raise ValueError("a K-output net needs `direction` (n, K) or (E, n, K) for gradients")
+        E, K = self.ensemble, self.outputs
+        if direction.shape not in ((n, K), (E, n, K)):
+            raise ValueError(
+                f"direction must have shape (n, K) = {(n, K)} or (E, n, K) = {(E, n, K)}, "
+                f"got {tuple(direction.shape)}"
+            )
         if direction.ndim == 2:
             direction = direction.unsqueeze(0).expand(self.ensemble, -1, -1)
         return torch.matmul(direction, self.a)
@@ -381,7 +387,7 @@ class TwoLayerNet(nn.Module):
 
 def _as_en(t: Tensor, ensemble: int, n: int) -> Tensor:
     """Broadcast a per-sample tensor (n,) or (E, n) to (E, n)."""
-    if t.ndim == 1:
+    if t.shape == (n,):
         return t.unsqueeze(0).expand(ensemble, n)
     if t.shape == (ensemble, n):
         return t
