@@ -197,7 +197,7 @@ class LinearModel(nn.Module):
         """l2 norm of each member's whole parameter vector (w, b): (E,)."""
         sq = self.weight.detach().flatten(1).pow(2).sum(dim=1)
         if self.bias is not None:
-            sq = sq + self.bias.detach().flatten(1).pow(2).sum(dim=1)
+            sq = sq + self.bias.detach().reshape(self.ensemble, -1).pow(2).sum(dim=1)
         norm: Tensor = sq.sqrt()
         return norm
 
