@@ -12,14 +12,18 @@ from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 MarginLoss = Callable[[Tensor], Tensor]
 
 
+def _softplus(z: Tensor) -> Tensor:
+    """log(1 + e^z) to full precision for every z (F.softplus turns linear past z = 20)."""
+    return torch.logaddexp(z, torch.zeros_like(z))
+
+
 def logistic(z: Tensor) -> Tensor:
     """log(1 + e^{-z}), the usual upper bound on the 0-1 loss (to be minimized)."""
-    return F.softplus(-z)
+    return _softplus(-z)
 
 
 def reflected(z: Tensor) -> Tensor:
@@ -29,7 +33,7 @@ def reflected(z: Tensor) -> Tensor:
     on the 0-1 loss up to a constant, which an attacker *maximizes*. Its slope -sigmoid(z) does not
     vanish on correctly classified points, unlike the logistic loss.
     """
-    return -F.softplus(z)
+    return -_softplus(z)
 
 
 negated = reflected
