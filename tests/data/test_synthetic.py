@@ -181,6 +181,16 @@ def test_separable_margin_and_norm_hold_exactly(dtype: torch.dtype, d: int) -> N
     assert ds.margin == 0.1 and ds.radius == 3.0
 
 
+@pytest.mark.parametrize(("dtype", "margin"), [(torch.float32, 0.9995), (torch.float64, 1 - 1e-12)])
+def test_separable_tight_margin_survives_rounding(dtype: torch.dtype, margin: float) -> None:
+    # margin ~ radius in high dimension puts every ||x|| within rounding of R and every margin
+    # within rounding of gamma: without the rounding slack about 1% of float64 norms exceed R.
+    for seed in range(3):
+        ds = separable(4000, 500, margin=margin, radius=1.0, seed=seed, dtype=dtype)
+        assert bool((ds.y * (ds.x @ ds.direction) >= margin).all())
+        assert bool((ds.x.norm(dim=1) <= 1.0).all())
+
+
 def test_separable_orthogonal_part_spreads_and_uses_given_direction() -> None:
     d = 5
     direction = torch.tensor([0.0, 3.0, 0.0, 0.0, 4.0])

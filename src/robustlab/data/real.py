@@ -190,7 +190,7 @@ def _decode_idx(raw: bytes, *, source: str, kind: str, name: str, ndim: int) -> 
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def _download(folder: Path, kind: str, name: str, split: str) -> bytes:
+def _download(folder: Path, kind: str, name: str, split: str, ndim: int) -> np.ndarray:
     """Fetch `name.gz` from the first mirror that serves verified bytes; save it into folder."""
     failures: list[str] = []
     for mirror in MIRRORS[kind]:
@@ -199,8 +199,9 @@ def _download(folder: Path, kind: str, name: str, split: str) -> bytes:
         try:
             with urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
                 payload: bytes = response.read()
-            raw = _gunzip(payload, url, name)
-            _decode_idx(raw, source=url, kind=kind, name=name, ndim=3 if "images" in name else 1)
+            array = _decode_idx(
+                _gunzip(payload, url, name), source=url, kind=kind, name=name, ndim=ndim
+            )
         except (OSError, http.client.HTTPException, DataCorruptedError) as err:
             failures.append(f"{url}: {err}")
             continue
@@ -210,7 +211,7 @@ def _download(folder: Path, kind: str, name: str, split: str) -> bytes:
         partial.write_bytes(payload)
         os.replace(partial, target)
         logger.info("saved %s (sha256 of the content verified)", target)
-        return raw
+        return array
     files = ", ".join(f"{n}.gz" for pair in _MNIST_FILES.values() for n in pair)
     raise DataNotFoundError(
         f"{kind} {split} split: {name} is not in {folder} and could not be downloaded "
@@ -222,13 +223,10 @@ def _download(folder: Path, kind: str, name: str, split: str) -> bytes:
 def _read_idx(folder: Path, kind: str, name: str, split: str, ndim: int) -> np.ndarray:
     path = _locate(folder, name)
     if path is None:
-        raw = _download(folder, kind, name, split)
-        source = str(folder / f"{name}.gz")
-    else:
-        payload = path.read_bytes()
-        raw = _gunzip(payload, str(path), name) if path.suffix == ".gz" else payload
-        source = str(path)
-    return _decode_idx(raw, source=source, kind=kind, name=name, ndim=ndim)
+        return _download(folder, kind, name, split, ndim)
+    payload = path.read_bytes()
+    raw = _gunzip(payload, str(path), name) if path.suffix == ".gz" else payload
+    return _decode_idx(raw, source=str(path), kind=kind, name=name, ndim=ndim)
 
 
 @functools.lru_cache(maxsize=8)
