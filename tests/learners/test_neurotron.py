@@ -62,6 +62,7 @@ def test_neurotron_recovers_w_star_without_noise(case: str, eta: float, steps: i
     assert float(result.distance[:, 0].min()) > 0.5
     assert float(result.final_distance.max()) < 1e-4
     torch.testing.assert_close(result.final_distance, (result.w - w_star).norm(dim=1))
+    assert result.model is not None
     torch.testing.assert_close(result.model.w.detach(), result.w)
     assert result.max_noise == 0.0
 
@@ -172,6 +173,23 @@ def test_trace_layout_and_reproducibility() -> None:
     torch.testing.assert_close(runs[0].distance[:, 0], torch.full((3,), 2.0))
     assert torch.equal(runs[0].w, runs[1].w)
     assert runs[0].max_noise == pytest.approx(0.1)
+
+
+def test_divergent_runs_are_reported_not_raised() -> None:
+    net = SingleFilterNet.relu_gate(torch.zeros(2, 3, dtype=F64))
+    result = neurotron(
+        net,
+        RandomOracle(net, torch.ones(3, dtype=F64), theta=0.0),
+        eta=1e3,
+        steps=400,
+        M=torch.eye(3, dtype=F64),
+        sampler=GaussianInputs(3, dtype=F64),
+        generator=torch.Generator().manual_seed(0),
+        record_every=50,
+    )
+    assert not torch.isfinite(result.w).all()
+    assert result.model is None
+    assert not torch.isfinite(result.final_distance).any()
 
 
 def test_learner_validation() -> None:

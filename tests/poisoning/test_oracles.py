@@ -133,7 +133,8 @@ def test_realizable_labels_are_w_adv(generator: torch.Generator) -> None:
     needed = RealizableOracle.theta_for(net, W_STAR, w_adv, x)
     gap = (net.output(x, w_adv) - net.output(x, W_STAR)).abs().max()
     assert needed == pytest.approx(float(gap))
-    oracle = RealizableOracle(net, W_STAR, w_adv, theta=needed)
+    oracle = RealizableOracle.for_data(net, W_STAR, w_adv, x)
+    assert oracle.theta == needed
     answer = oracle.labels(x, net.w.detach())
     torch.testing.assert_close(answer.y, net.output(x, w_adv))
     assert oracle.max_noise_used == pytest.approx(needed)

@@ -131,14 +131,15 @@ class FilterLearningResult:
     w: final filters (E, r); steps: iterations at which the trace was recorded (R,), starting
     with 0 (the initial point) and ending with the last step; distance: ||w_t - w*|| at those
     iterations (E, R); max_noise: largest |xi| the oracle returned during the run; model: a
-    copy of the net holding the final filters.
+    copy of the net holding the final filters, None when some run diverged to inf/NaN (w and
+    distance then show which).
     """
 
     w: Tensor
     steps: Tensor
     distance: Tensor
     max_noise: float
-    model: SingleFilterNet
+    model: SingleFilterNet | None
 
     @property
     def final_distance(self) -> Tensor:
@@ -204,16 +205,16 @@ def _run(
                 recorded_steps.append(t)
                 distances.append((w - w_star).norm(dim=-1))
     distance = torch.stack([d.expand(E) for d in distances], dim=1)
-    if not torch.isfinite(distance[:, -1]).all():
-        logger.warning(
-            "%d of %d runs diverged (eta=%g)", int((~torch.isfinite(w)).any(1).sum()), E, eta
-        )
+    finite = bool(torch.isfinite(w).all())
+    if not finite:
+        diverged = int((~torch.isfinite(w)).any(dim=1).sum())
+        logger.warning("%d of %d runs diverged (eta=%g)", diverged, E, eta)
     return FilterLearningResult(
         w=w,
         steps=torch.tensor(recorded_steps, dtype=torch.int64),
         distance=distance,
         max_noise=oracle.max_noise_used,
-        model=model.with_weights(w),
+        model=model.with_weights(w) if finite else None,
     )
 
 

@@ -172,15 +172,15 @@ class RandomOracle(_BoundedOracle):
 
 
 class AdversarialOracle(_BoundedOracle):
-    """Adaptive noise xi = theta * sign((w_t - w*)^T M x) against Neuro-Tron (paper 000, eq. (4)).
+    """Adaptive noise xi = theta * sign((w_t - w*)^T M x) against Neuro-Tron (paper 000).
 
     Derivation: the Neuro-Tron step is w_{t+1} = w_t + eta (f_{w*}(x) + xi - f_{w_t}(x)) M x, so
     ||w_{t+1} - w*||^2 = ||w_t - w*||^2 + 2 eta (f* - f_t + xi) (w_t - w*)^T M x + O(eta^2).
     The only term of first order in eta that the oracle controls is 2 eta xi (w_t - w*)^T M x,
-    maximized over |xi| <= theta by xi = theta * sign((w_t - w*)^T M x). This is exactly the
-    term the proof of Theorem II.1 bounds by 2 eta theta ||w_t - w*|| E|(M x)|, so the oracle
-    attains the worst case of that step. Where the sign is 0 (e.g. w_t = w*) it sends +theta.
-    Each sample is attacked with probability beta. M: (r, n).
+    maximized over |xi| <= theta by xi = theta * sign((w_t - w*)^T M x). The proof of Theorem
+    II.1 (section III, the step to eq. (4)) bounds this term by its absolute value, which this
+    oracle attains: it is the worst case of that step. Where the sign is 0 (e.g. w_t = w*)
+    it sends +theta. Each sample is attacked with probability beta. M: (r, n).
     Raises ValueError for theta < 0, beta outside [0, 1] or M of the wrong shape.
     """
 
@@ -239,6 +239,13 @@ class RealizableOracle(_BoundedOracle):
                 f"got shape {tuple(w_adv.shape)}"
             )
         self.w_adv = w_adv.detach().clone()
+
+    @classmethod
+    def for_data(
+        cls, model: SingleFilterNet, w_star: Tensor, w_adv: Tensor, x: Tensor
+    ) -> RealizableOracle:
+        """The oracle with the smallest theta that covers the inputs x (`theta_for`)."""
+        return cls(model, w_star, w_adv, theta=cls.theta_for(model, w_star, w_adv, x))
 
     @staticmethod
     def theta_for(model: SingleFilterNet, w_star: Tensor, w_adv: Tensor, x: Tensor) -> float:

@@ -189,7 +189,10 @@ def input_moments(
     StudentTInputs(df): Sigma = df/(df-2) I, m2 and m4 closed form (needs df > 4, else m4 is
     infinite and Theorem II.1 does not apply: ValueError), m1 and m3 by Monte Carlo (their
     standard errors are reliable only for df > 6). Any other sampler: Monte Carlo throughout.
+    Without a generator the Monte Carlo draws use seed 0, so the result is reproducible.
     """
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
     if isinstance(inputs, GaussianInputs):
         return gaussian_moments(inputs.dim, inputs.sigma)
     if isinstance(inputs, BallInputs):
