@@ -127,24 +127,22 @@ def test_random_nets_follow_the_predicted_exponents(scheme: str) -> None:
     """Measured on random nets at init (inside every lazy ball): the tables' normalization."""
     dims = np.array([32, 64, 128, 256, 512])
     table = L.predicted_scalings(scheme)  # type: ignore[arg-type]
-    rows: dict[str, list[float]] = {"gradient_norm": [], "perturbation": [], "rel": [], "step": []}
+    names = ("gradient_norm", "step_size", "perturbation", "perturbation_relative")
+    medians: dict[str, list[float]] = {name: [] for name in names}
     for d in dims:
-        W, a = _random_net(int(d), 2000, scheme=scheme, seed=int(d))
         radius = 1.0 if scheme == "lazy" else math.sqrt(d)
-        x = _sphere(64, int(d), radius, seed=int(d) + 1)
-        f, grad = _relu_net(W, a, x)
-        g = np.linalg.norm(grad, axis=1)
-        eta = np.abs(L.linearized_flip_step(f, g))
-        rows["gradient_norm"].append(float(np.median(g)))
-        rows["step"].append(float(np.median(eta)))
-        rows["perturbation"].append(float(np.median(eta * g)))
-        rows["rel"].append(float(np.median(eta * g / radius)))
-    for key, name in (
-        ("gradient_norm", "gradient_norm"),
-        ("step", "step_size"),
-        ("perturbation", "perturbation"),
-        ("rel", "perturbation_relative"),
-    ):
-        fit = fit_loglog_slope(dims, rows[key])
-        verdict = compare_exponent(fit, table[name].exponent, tolerance=0.15, max_ci_width=2.0)
+        samples: dict[str, list[np.ndarray]] = {name: [] for name in names}
+        for net in range(8):  # 8 nets x 64 inputs: the theorems hold w.h.p. over both draws
+            seed = int(d) * 100 + net
+            W, a = _random_net(int(d), 1000, scheme=scheme, seed=seed)
+            f, grad = _relu_net(W, a, _sphere(64, int(d), radius, seed=seed + 50))
+            g = np.linalg.norm(grad, axis=1)
+            eta = np.abs(L.linearized_flip_step(f, g))
+            for name, value in zip(names, (g, eta, eta * g, eta * g / radius), strict=True):
+                samples[name].append(value)
+        for name in names:
+            medians[name].append(float(np.median(np.concatenate(samples[name]))))
+    for name in names:
+        fit = fit_loglog_slope(dims, medians[name])
+        verdict = compare_exponent(fit, table[name].exponent, tolerance=0.15)
         assert verdict.verdict == "consistent", (scheme, name, verdict)
