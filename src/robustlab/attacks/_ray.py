@@ -1,0 +1,84 @@
+"""Exact profile of a piecewise-linear two-layer net along rays (private).
+
+Along x + tau * v the preactivation of neuron s is p_s + tau q_s (q_s = w_s . v), so with a
+(leaky) ReLU of negative slope alpha the output f(tau) = sum_s c_s sigma(p_s + tau q_s) is linear
+between the breakpoints tau_s = -p_s / q_s > 0. Sorting the breakpoints and summing the slope
+jumps c_s |q_s| (1 - alpha) gives f at every breakpoint from cumulative sums: the whole profile of
+each ray, batched over any leading axes, in float64 (DESIGN.md principle 3; paper 002 section 5.1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class RayProfile:
+    """f along each ray at tau = 0 and at its sorted breakpoints, in float64.
+
+    tau, value, slope: (..., m + 1); index 0 is tau = 0, then the breakpoints in increasing order
+    (inf past the last one, where value and slope repeat the last finite entry). slope[j] is the
+    slope of f on the segment that starts at tau[j]. count: (...,), finite breakpoints.
+    """
+
+    tau: Tensor
+    value: Tensor
+    slope: Tensor
+    count: Tensor
+
+
+def ray_profile(p: Tensor, q: Tensor, weight: Tensor, alpha: float) -> RayProfile:
+    """Profile of f(tau) = sum_s weight_s sigma(p_s + tau q_s), sigma(z) = max(z, alpha z).
+
+    p, q: (..., m); weight: broadcastable to (..., m) (scale * a_s for a two-layer net).
+    """
+    p = p.to(torch.float64)
+    q = q.to(torch.float64)
+    c = weight.to(torch.float64).expand_as(p)
+    with torch.no_grad():
+        active = (p > 0) | ((p == 0) & (q > 0))
+        value0 = (c * torch.where(p > 0, p, alpha * p)).sum(dim=-1)
+        slope0 = (c * q * torch.where(active, 1.0, alpha)).sum(dim=-1)
+        breaks = -p / q
+        finite = (q != 0) & (breaks > 0) & torch.isfinite(breaks)
+        breaks = torch.where(finite, breaks, torch.inf)
+        jumps = torch.where(finite, c * q.abs() * (1.0 - alpha), 0.0)
+        tau, order = torch.sort(breaks, dim=-1)
+        jumps = jumps.gather(-1, order)
+        zero = torch.zeros_like(value0).unsqueeze(-1)
+        tau = torch.cat([zero, tau], dim=-1)
+        slope = torch.cat([slope0.unsqueeze(-1), slope0.unsqueeze(-1) + jumps.cumsum(dim=-1)], -1)
+        steps = torch.nan_to_num(tau[..., 1:] - tau[..., :-1], nan=0.0, posinf=0.0)
+        value = torch.cat(
+            [value0.unsqueeze(-1), value0.unsqueeze(-1) + (slope[..., :-1] * steps).cumsum(-1)],
+            dim=-1,
+        )
+        count = finite.sum(dim=-1)
+    return RayProfile(tau=tau, value=value, slope=slope, count=count)
+
+
+def first_sign_change(profile: RayProfile, sign: Tensor) -> Tensor:
+    """Smallest tau > 0 where sign * f(tau) reaches 0, inf if it never does: (...,).
+
+    Assumes sign * f(0) > 0. Between breakpoints f is linear, so the root is solved exactly in
+    the first segment whose end is <= 0, or on the unbounded last segment if it slopes down.
+    """
+    phi = profile.value * sign.unsqueeze(-1)
+    kappa = profile.slope * sign.unsqueeze(-1)
+    finite = torch.isfinite(profile.tau)
+    crossed = finite & (phi <= 0)
+    crossed[..., 0] = False
+    has = crossed.any(dim=-1)
+    first = crossed.to(torch.int8).argmax(dim=-1)
+    start = torch.where(has, first - 1, profile.count)
+    start_i = start.unsqueeze(-1)
+    tau0 = profile.tau.gather(-1, start_i).squeeze(-1)
+    phi0 = phi.gather(-1, start_i).squeeze(-1)
+    k0 = kappa.gather(-1, start_i).squeeze(-1)
+    root = torch.where(k0 < 0, tau0 + phi0 / (-k0), torch.inf)
+    end = profile.tau.gather(-1, first.unsqueeze(-1)).squeeze(-1)
+    root = torch.where(has, torch.minimum(torch.nan_to_num(root, posinf=torch.inf), end), root)
+    return torch.where(has | (k0 < 0), root, torch.inf)

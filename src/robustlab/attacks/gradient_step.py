@@ -1,0 +1,270 @@
+"""Single gradient-step attacks on one-logit models: delta = eta * grad_x f(x).
+
+Paper 003 (Bubeck et al. 2021, eq. (5)): for a random two-layer net one step with
+sign(eta) = -sign(f(x)) flips the sign of f. Paper 002 (section 5.1, Figs. 2, 3, 7): for each
+test point, the smallest such step, its size |eta| ||grad f(x)|| and the gradient norm.
+
+`minimal_gradient_step` is exact for (leaky-)ReLU `TwoLayerNet`s: along the ray the net is
+piecewise linear, so the breakpoints of all neurons are sorted and the first zero crossing is
+solved in closed form, batched over samples and ensemble members. Other models (smooth
+activations, any callable) use a scan of the ray followed by bisection to a stated tolerance.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from torch import Tensor
+
+from robustlab.attacks._model import Model, Objective, as_objective, model_inputs
+from robustlab.attacks._ray import first_sign_change, ray_profile
+from robustlab.attacks.result import GradientStepResult
+from robustlab.models.two_layer import TwoLayerNet
+
+logger = logging.getLogger(__name__)
+
+_CHUNK_ELEMENTS = 1 << 22  # (E, chunk, m) float64 entries per block of the exact search
+_SCAN_BYTES = 1 << 26  # inputs materialized at once by the scan of the smooth search
+
+
+def _grad_f(objective: Objective, xe: Tensor) -> tuple[Tensor, Tensor]:
+    """f(x) (E, n) and grad_x f(x) (E, n, *shape); raise unless the model has one logit."""
+    f, grad = objective.outputs_and_grad(xe, torch.ones_like)
+    if f.ndim != 2:
+        raise ValueError(
+            f"gradient-step attacks need a one-logit model (outputs (n,) or (n, 1)); "
+            f"got {f.shape[-1]} outputs per sample"
+        )
+    return f, grad
+
+
+def _per_sample(value: float | Tensor, E: int, n: int, like: Tensor, name: str) -> Tensor:
+    """A scalar, (n,) or (E, n) value as an (E, n) tensor."""
+    t = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if t.ndim == 0 or t.shape == (n,) or t.shape == (E, n):
+        return t.expand(E, n)
+    raise ValueError(f"{name} must be a scalar, (n,) or (E, n) = {(E, n)}; got {tuple(t.shape)}")
+
+
+def _lift(t: Tensor, sample_dims: int) -> Tensor:
+    return t.reshape(*t.shape, *([1] * sample_dims))
+
+
+def _finish(
+    objective: Objective,
+    xe: Tensor,
+    f: Tensor,
+    grad: Tensor,
+    eta: Tensor,
+    f_adv: Tensor | None = None,
+) -> GradientStepResult:
+    sample_dims = grad.ndim - 2
+    finite = torch.isfinite(eta)
+    step = torch.where(finite, eta, 0.0)
+    delta = grad * _lift(step, sample_dims)
+    if f_adv is None:
+        f_adv = objective.outputs(xe + delta)
+    grad_norm = grad.flatten(2).norm(dim=-1)
+    delta_norm = torch.where(finite, step.abs() * grad_norm, torch.inf)
+    flipped = finite & (f * f_adv < 0)
+
+    def out(t: Tensor) -> Tensor:
+        return t if objective.has_ensemble_axis else t[0]
+
+    return GradientStepResult(
+        eta=out(eta),
+        delta=out(delta),
+        delta_norm=out(delta_norm),
+        grad_norm=out(grad_norm),
+        f_clean=out(f),
+        f_adv=out(f_adv),
+        flipped=out(flipped),
+    )
+
+
+def gradient_step(model: Model, x: Tensor, eta: float | Tensor) -> GradientStepResult:
+    """One step delta = eta * grad_x f(x) per sample (paper 003 eq. (5); paper 002 Thm 3.1).
+
+    x: (n, *shape), or (E, n, d) for an ensemble; eta: a scalar, (n,) or (E, n), used as given
+    (the papers take sign(eta) = -sign(f(x))). Returns a `GradientStepResult`; `flipped` marks
+    strictly opposite signs of f(x) and f(x + delta).
+    Raises ValueError for a model with more than one output or a badly shaped eta.
+    """
+    objective = as_objective(model)
+    xe = model_inputs(objective, x)
+    f, grad = _grad_f(objective, xe)
+    E, n = f.shape
+    return _finish(objective, xe, f, grad, _per_sample(eta, E, n, f, "eta"))
+
+
+def _exact_taus(net: TwoLayerNet, xe: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """f(x), grad f(x) and the exact first crossing tau along x - sign(f) tau grad f(x).
+
+    For a (leaky-)ReLU net, in blocks of samples. Also returns sum_s |scale a_s sigma(p_s)|, the
+    size of the terms summed into f(x), which sets the rounding noise of f.
+    """
+    E, n = xe.shape[:2]
+    m = net.width
+    alpha = net.activation.negative_slope
+    weight = (net.a.detach() * net.scale).unsqueeze(1)
+    W = net.W.detach()
+    Wt = W.transpose(1, 2)
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, E * m))
+    fs, grads, taus, sizes = [], [], [], []
+    with torch.no_grad():
+        for start in range(0, n, chunk):
+            p = net.preactivation(xe[:, start : start + chunk])
+            terms = weight * net.activation(p)
+            f = terms.sum(dim=-1)
+            grad = torch.matmul(weight * net.activation.derivative(p), W)
+            sign = f.sign()
+            q = torch.matmul(-sign.unsqueeze(-1) * grad, Wt)
+            profile = ray_profile(p, q, weight, alpha)
+            fs.append(f)
+            grads.append(grad)
+            taus.append(first_sign_change(profile, sign.to(torch.float64)))
+            sizes.append(terms.abs().sum(dim=-1).to(torch.float64))
+    if not fs:
+        empty = torch.zeros(E, 0, dtype=torch.float64)
+        return torch.zeros(E, 0, dtype=xe.dtype), torch.zeros_like(xe), empty, empty
+    return torch.cat(fs, 1), torch.cat(grads, 1), torch.cat(taus, 1), torch.cat(sizes, 1)
+
+
+def _scan_taus(
+    objective: Objective,
+    xe: Tensor,
+    f: Tensor,
+    grad: Tensor,
+    bound: Tensor,
+    *,
+    scan_points: int,
+    rtol: float,
+) -> Tensor:
+    """First sign flip along x - sign(f) tau grad f(x) on (0, bound]: scan, then bisection.
+
+    The ray is evaluated at `scan_points` equally spaced steps; in the first interval whose end
+    flips the sign, bisection runs until (hi - lo) <= rtol * hi and returns hi (a flipping step).
+    Two crossings closer than bound / scan_points can be missed.
+    """
+    E, n = f.shape
+    shape = tuple(xe.shape[2:])
+    sample_dims = len(shape)
+    sign = f.sign()
+    ray = -_lift(sign, sample_dims) * grad
+    per_point = max(1, xe[0, 0].numel() * xe.element_size() * E * n)
+    block = max(1, min(scan_points, _SCAN_BYTES // per_point))
+
+    def flipped_at(tau: Tensor) -> Tensor:
+        """tau (E, n, S) -> (E, n, S) bool: sign f(x + tau ray) = -sign f(x)."""
+        S = tau.shape[-1]
+        points = xe.unsqueeze(2) + tau.to(xe.dtype).reshape(E, n, S, *([1] * sample_dims)) * (
+            ray.unsqueeze(2)
+        )
+        out = objective.outputs(points.reshape(E, n * S, *shape)).reshape(E, n, S)
+        result: Tensor = out * sign.unsqueeze(-1) < 0
+        return result
+
+    bound64 = bound.to(torch.float64)
+    hi = torch.full((E, n), torch.inf, dtype=torch.float64)
+    lo = torch.zeros((E, n), dtype=torch.float64)
+    found = torch.zeros((E, n), dtype=torch.bool)
+    usable = torch.isfinite(bound64) & (bound64 > 0) & (sign != 0)
+    for start in range(0, scan_points, block):
+        if bool((found | ~usable).all()):
+            break
+        levels = torch.arange(start + 1, min(start + block, scan_points) + 1, dtype=torch.float64)
+        hits = flipped_at(bound64.unsqueeze(-1) * levels / scan_points) & usable.unsqueeze(-1)
+        new = hits.any(dim=-1) & ~found
+        first = start + hits.to(torch.int8).argmax(dim=-1).to(torch.float64)
+        hi = torch.where(new, bound64 * (first + 1) / scan_points, hi)
+        lo = torch.where(new, bound64 * first / scan_points, lo)
+        found |= new
+    active = found.clone()
+    for _ in range(200):
+        active &= (hi - lo) > rtol * hi
+        if not bool(active.any()):
+            break
+        mid = 0.5 * (lo + hi)
+        flip = flipped_at(mid.unsqueeze(-1)).squeeze(-1)
+        hi = torch.where(active & flip, mid, hi)
+        lo = torch.where(active & ~flip, mid, lo)
+    return torch.where(found, hi, torch.inf)
+
+
+def minimal_gradient_step(
+    model: Model,
+    x: Tensor,
+    *,
+    max_eta: float | Tensor | None = None,
+    rtol: float = 1e-7,
+    scan_points: int = 256,
+) -> GradientStepResult:
+    """Smallest |eta| with sign(eta) = -sign f(x) such that f(x + eta grad f(x)) flips sign.
+
+    Paper 002 section 5.1 (Figs. 2, 3, 7) and paper 003 (Bubeck et al., eq. (5)), per sample
+    and ensemble member. x: (n, *shape), or (E, n, d) for an ensemble; one-logit models only.
+    Exact for ReLU / leaky-ReLU / identity `TwoLayerNet`s (first zero crossing of the piecewise-
+    linear profile, no bound needed: the ray is analysed to infinity). Otherwise a scan of
+    `scan_points` steps on (0, bound] and bisection to relative width `rtol`; the bound is
+    `max_eta` or, when None, 100 |f(x)| / ||grad f(x)||^2 (100 times the linearized step).
+    Where no flip exists within the bound (or f(x) = 0 or grad f(x) = 0): eta = inf (with the
+    sign of the attempted direction), flipped = False. `max_eta`: scalar, (n,) or (E, n).
+    Raises ValueError for a model with more than one output or bad arguments.
+    """
+    if not 0 < rtol < 1:
+        raise ValueError(f"rtol must lie in (0, 1), got {rtol}")
+    if scan_points < 1:
+        raise ValueError(f"scan_points must be >= 1, got {scan_points}")
+    objective = as_objective(model)
+    xe = model_inputs(objective, x)
+    exact = (
+        isinstance(model, TwoLayerNet) and model.outputs == 1 and model.activation.piecewise_linear
+    )
+    if exact:
+        assert isinstance(model, TwoLayerNet)
+        f, grad, tau, size = _exact_taus(model, xe)
+    else:
+        f, grad = _grad_f(objective, xe)
+    E, n = f.shape
+    bound = None if max_eta is None else _per_sample(max_eta, E, n, f, "max_eta")
+    if bound is not None and bool((bound < 0).any()):
+        raise ValueError(f"max_eta must be >= 0, got min {float(bound.min())}")
+    sign = f.sign()
+    f_adv = None
+    if exact:
+        if bound is not None:
+            tau = torch.where(tau <= bound.to(torch.float64), tau, torch.inf)
+        tau = torch.where(sign == 0, torch.inf, tau)
+        tau, f_adv = _nudge(objective, xe, f, grad, tau, size)
+    else:
+        grad_sq = grad.flatten(2).pow(2).sum(dim=-1)
+        if bound is None:
+            bound = torch.where(grad_sq > 0, 100.0 * f.abs() / grad_sq, 0.0)
+        tau = _scan_taus(objective, xe, f, grad, bound, scan_points=scan_points, rtol=rtol)
+    eta = (-sign.to(torch.float64) * tau).to(f.dtype)
+    eta = torch.where(sign == 0, torch.inf, eta)
+    logger.debug("minimal_gradient_step: %d of %d flipped", int(torch.isfinite(eta).sum()), E * n)
+    return _finish(objective, xe, f, grad, eta, f_adv)
+
+
+def _nudge(
+    objective: Objective, xe: Tensor, f: Tensor, grad: Tensor, tau: Tensor, size: Tensor
+) -> tuple[Tensor, Tensor]:
+    """Push exact roots just past zero until the model itself, in its own precision, gives
+    the opposite sign by more than its rounding noise (64 eps times the size of the terms of
+    f): relative steps of 16, 64, ... machine epsilons, at most 1e-3. Returns tau and f there."""
+    sample_dims = grad.ndim - 2
+    sign = f.sign()
+    eps = torch.finfo(f.dtype).eps
+    noise = 64 * eps * (size + f.abs().to(torch.float64))
+    factor = 16.0
+    while True:
+        finite = torch.isfinite(tau)
+        step = torch.where(finite, -sign.to(torch.float64) * tau, 0.0).to(f.dtype)
+        f_adv = objective.outputs(xe + grad * _lift(step, sample_dims))
+        short = finite & ~((f * f_adv).to(torch.float64) < -noise * f.abs())
+        if not bool(short.any()) or factor * eps > 1e-3:
+            return tau, f_adv
+        tau = torch.where(short, tau * (1.0 + factor * eps), tau)
+        factor *= 4.0
