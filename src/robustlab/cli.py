@@ -1,0 +1,321 @@
+"""The ``robustlab`` command: list, show, run and report experiments.
+
+    robustlab list [--all]
+    robustlab show NAME
+    robustlab run NAME|all [--preset quick|paper] [--set key=value ...] [--config FILE.toml]
+                  [--out DIR] [--backend local|process|ray] [--device auto|cpu|cuda] [--fresh]
+                  [--ray-address ADDR] [--workers N] [--data-dir DIR]
+    robustlab report [DIR]
+
+Usage errors (unknown experiment, field, value, preset, backend or device; a config that
+cannot fit in memory) exit with status 2 before any result is touched; a failing cell exits 1.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before torch and matplotlib load in this process and the workers it spawns: OpenMP threads
+# that sleep instead of spinning (small shared CPU machines) and a display-free plot backend.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.table import Table
+
+from robustlab.experiments.base import ConfigError, Experiment, ExperimentConfig
+from robustlab.experiments.registry import (
+    UnknownExperimentError,
+    experiment_names,
+    get_experiment,
+    list_experiments,
+)
+
+app = typer.Typer(
+    name="robustlab",
+    help="Reproduce the robustness experiments of two-layer networks, theory beside measurement.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+USAGE_ERROR = 2
+RUN_ERROR = 1
+_LOG_HANDLER = "robustlab-cli"
+VERDICT_STYLE = {"consistent": "green", "inconsistent": "red", "inconclusive": "yellow"}
+
+
+def _stdout() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Pipes and CI logs: one line per table row rather than wrapping at 80 columns.
+        console = Console(highlight=False, width=max(console.width, 160))
+    return console
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
+    _stderr().print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def _experiment(name: str) -> Experiment:
+    try:
+        return get_experiment(name)
+    except UnknownExperimentError as err:
+        _fail(str(err))
+
+
+def _setup_logging(console: Console) -> None:
+    """Send robustlab's log records to stderr: rich on a terminal, plain lines otherwise."""
+    log = logging.getLogger("robustlab")
+    for old in list(log.handlers):
+        if old.get_name() == _LOG_HANDLER:
+            log.removeHandler(old)
+    handler: logging.Handler
+    if console.is_terminal:
+        handler = RichHandler(console=console, show_path=False, markup=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.set_name(_LOG_HANDLER)
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+@app.command("list")
+def list_command(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also list hidden test and example experiments.")
+    ] = False,
+) -> None:
+    """List the experiments with the paper and figure each reproduces."""
+    experiments = list_experiments(include_hidden=all_)
+    console = _stdout()
+    if not experiments:
+        console.print("No experiments registered (robustlab list --all shows test experiments).")
+        return
+    table = Table("name", "paper", "figure", "description", show_lines=False)
+    for experiment in experiments:
+        name = experiment.name + (" (hidden)" if experiment.hidden else "")
+        table.add_row(
+            escape(name),
+            escape(experiment.paper),
+            escape(experiment.figure),
+            escape(experiment.description),
+        )
+    table.columns[0].no_wrap = True
+    console.print(table)
+
+
+def _format_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+@app.command()
+def show(name: Annotated[str, typer.Argument(help="An experiment name.")]) -> None:
+    """Show an experiment's claim, its config fields with defaults, and its presets."""
+    experiment = _experiment(name)
+    console = _stdout()
+    console.print(f"[bold]{escape(experiment.name)}[/] (version {experiment.version})")
+    console.print(f"paper {escape(experiment.paper)}, {escape(experiment.figure)}")
+    console.print()
+    console.print(escape(experiment.claim))
+    console.print()
+    fields = Table("field", "type", "default", "description", title="Config fields")
+    for info in experiment.fields():
+        fields.add_row(
+            escape(info.name),
+            escape(info.type),
+            escape(_format_value(info.default)),
+            escape(info.description),
+        )
+    fields.columns[0].no_wrap = True
+    console.print(fields)
+    presets = Table("preset", "settings (overrides of the defaults)", title="Presets")
+    for preset, values in experiment.presets.items():
+        text = ", ".join(f"{k}={_format_value(v)}" for k, v in values.items()) or "(defaults)"
+        presets.add_row(escape(preset), escape(text))
+    console.print(presets)
+    console.print(
+        f"Run: robustlab run {escape(experiment.name)} --preset quick [--set FIELD=VALUE ...]"
+    )
+
+
+def _invocation(words: list[str]) -> str:
+    """The command as typed when run as `robustlab`/`python -m robustlab.cli`, else rebuilt."""
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if program.name == "robustlab" or program.resolve() == Path(__file__).resolve():
+        return shlex.join(["robustlab", *sys.argv[1:]])
+    return shlex.join(["robustlab", *words])
+
+
+def _print_result(console: Console, result: Any) -> None:
+    summary = result.summary
+    console.print(
+        f"[bold]{escape(result.experiment)}[/]: {result.total} cells "
+        f"({result.ran} run, {result.skipped} already finished) -> {escape(str(result.root))}"
+    )
+    verdicts = summary.get("verdicts", [])
+    if verdicts:
+        table = Table("claim", "verdict", "measured", "predicted")
+        for verdict in verdicts:
+            kind = str(verdict["verdict"])
+            table.add_row(
+                escape(str(verdict["claim"])),
+                f"[{VERDICT_STYLE.get(kind, 'white')}]{escape(kind)}[/]",
+                escape(_short(verdict["measured"])),
+                escape(_short(verdict["predicted"])),
+            )
+        console.print(table)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+@app.command()
+def run(
+    name: Annotated[str, typer.Argument(help="An experiment name, or 'all'.")],
+    preset: Annotated[str, typer.Option(help="Preset: quick or paper.")] = "quick",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config field: key=value (JSON or text)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file of config fields.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Results folder.")] = Path("results"),
+    backend: Annotated[str, typer.Option(help="local, process or ray.")] = "local",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Start over; move old results to OUT/.previous/.")
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Join this Ray cluster instead of starting one.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Parallel cells (process and ray backends).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Folder with mnist/ etc. (default: $ROBUSTLAB_DATA).")
+    ] = None,
+) -> None:
+    """Run an experiment (or all): finished cells are kept, so an interrupted run resumes."""
+    from robustlab.runner.backends import BACKENDS, BackendError, CellError
+    from robustlab.runner.config import load_config_file, parse_assignments, resolve_config
+    from robustlab.runner.progress import make_progress
+    from robustlab.runner.resources import DEVICES, DeviceError, ResourceError
+    from robustlab.runner.run import preflight, run_experiment
+    from robustlab.runner.store import RunLockedError
+
+    if backend not in BACKENDS:
+        _fail(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if device not in DEVICES:
+        _fail(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+    if workers is not None and workers < 1:
+        _fail(f"--workers must be >= 1, got {workers}")
+    if name == "all":
+        names = experiment_names()
+        if not names:
+            _fail("no experiments are registered; see robustlab list --all")
+    else:
+        names = [name]
+    experiments = [_experiment(n) for n in names]
+    sections = experiment_names(include_hidden=True)
+
+    configs: list[ExperimentConfig] = []
+    try:
+        assignments = parse_assignments(set_ or [])
+        for experiment in experiments:
+            file_values = (
+                load_config_file(config, experiment=experiment.name, sections=sections)
+                if config is not None
+                else {}
+            )
+            configs.append(
+                resolve_config(
+                    experiment, preset=preset, file_values=file_values, assignments=assignments
+                )
+            )
+        for experiment, cfg in zip(experiments, configs, strict=True):
+            preflight(experiment, cfg, backend=backend, device=device, workers=workers)
+    except (ConfigError, DeviceError, ResourceError) as err:
+        _fail(str(err))
+
+    err_console = _stderr()
+    _setup_logging(err_console)
+    words = ["run", name, "--preset", preset]
+    for item in set_ or []:
+        words += ["--set", item]
+    if config is not None:
+        words += ["--config", str(config)]
+    words += ["--out", str(out), "--backend", backend, "--device", device]
+    command = _invocation(words)
+    console = _stdout()
+    for experiment, cfg in zip(experiments, configs, strict=True):
+        try:
+            result = run_experiment(
+                experiment,
+                cfg,
+                out=out,
+                preset=preset,
+                backend=backend,
+                device=device,
+                fresh=fresh,
+                workers=workers,
+                ray_address=ray_address,
+                data_dir=data_dir,
+                command=command,
+                progress=make_progress(err_console),
+            )
+        except (DeviceError, ResourceError, RunLockedError) as err:
+            _fail(str(err))
+        except (CellError, BackendError) as err:
+            _fail(str(err), RUN_ERROR)
+        if result.moved_aside is not None:
+            console.print(f"previous results moved to {escape(str(result.moved_aside))}")
+        _print_result(console, result)
+
+
+@app.command()
+def report(
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Results folder (default ./results).")
+    ] = Path("results"),
+) -> None:
+    """Write DIR/index.html: every experiment's figures, settings, verdicts and command."""
+    from robustlab.report import build_report, find_runs
+
+    try:
+        path = build_report(directory)
+    except FileNotFoundError as err:
+        _fail(str(err))
+    count = len(find_runs(directory))
+    _stdout().print(f"report of {count} run(s) written to {escape(str(path))}")
+
+
+def main() -> None:
+    """Entry point of ``python -m robustlab.cli``."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
