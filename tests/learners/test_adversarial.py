@@ -143,6 +143,11 @@ def test_from_attack_unwraps_result_objects() -> None:
     perturb = from_attack(attack)
     x = torch.zeros(3, 2)
     assert torch.equal(perturb(nn.Identity(), x, torch.ones(3)), x + 1)
+    # a budgets axis of size 1 in front, as robustlab.attacks returns (B, E, n, d)
+    stacked = from_attack(lambda m, x, y: Result(x.expand(1, 4, -1, -1)))
+    assert stacked(nn.Identity(), x, x).shape == (4, 3, 2)
+    with pytest.raises(ValueError, match="one budget"):
+        from_attack(lambda m, x, y: x.expand(2, 4, -1, -1))(nn.Identity(), x, x)
     assert torch.equal(from_attack(lambda m, x, y: x * 2)(nn.Identity(), x + 1, x), x + 2)
     with pytest.raises(TypeError, match="x_adv"):
         from_attack(lambda m, x, y: 3)(nn.Identity(), x, x)

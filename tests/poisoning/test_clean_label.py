@@ -50,6 +50,7 @@ def _binary(n: int, d: int, seed: int, dtype: torch.dtype = F64) -> tuple[Tensor
     loss=st.sampled_from(["negated", "ce"]),
     box=st.booleans(),
     two_layer=st.booleans(),
+    normalize=st.booleans(),
     seed=st.integers(0, 2**16),
 )
 def test_never_spends_more_than_the_budget(
@@ -62,6 +63,7 @@ def test_never_spends_more_than_the_budget(
     loss: str,
     box: bool,
     two_layer: bool,
+    normalize: bool,
     seed: int,
 ) -> None:
     X, y = _binary(n, d, seed, dtype=torch.float32)
@@ -74,7 +76,7 @@ def test_never_spends_more_than_the_budget(
     budget = L21(radius) if l21 else L2Inf(radius)
     result = clean_label(
         model, X, y, budget, loss=loss, steps=steps, step_size=step_scale * (radius + 1),  # type: ignore[arg-type]
-        box=(0.0, 1.0) if box else None,
+        box=(0.0, 1.0) if box else None, normalize=normalize,
     )  # fmt: skip
     norms = (result.x.double() - X.double()).norm(dim=1)
     spent = float(norms.sum()) if l21 else float(norms.max())
@@ -97,6 +99,9 @@ def test_closed_form_equals_autograd(loss: str, budget: L21 | L2Inf) -> None:
     torch.testing.assert_close(closed.objective, auto.objective)
     forced = clean_label(net, X, y, budget, loss=loss, steps=5, closed_form=False)  # type: ignore[arg-type]
     torch.testing.assert_close(closed.x, forced.x, rtol=1e-10, atol=1e-12)
+    # gradients chunk by chunk, one global projection: the chunk size changes nothing
+    chunked = clean_label(net, X, y, budget, loss=loss, steps=5, chunk_size=7)  # type: ignore[arg-type]
+    torch.testing.assert_close(closed.x, chunked.x, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["negated", "ce"])

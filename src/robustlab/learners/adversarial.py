@@ -92,7 +92,8 @@ def from_attack(attack: Callable[..., Any]) -> Perturbation:
     """Adapt an attack returning a tensor or a result with `x_adv` to (model, x, y) -> x_adv.
 
     Use with functools.partial to fix the budget: `from_attack(partial(pgd, eps=0.1, ...))`.
-    Raises TypeError at call time if the attack returns neither.
+    A leading budgets axis of size 1 (robustlab.attacks' (B, E, n, d)) is dropped. Raises
+    TypeError at call time if the attack returns neither, ValueError for several budgets.
     """
 
     def perturbation(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -102,6 +103,13 @@ def from_attack(attack: Callable[..., Any]) -> Perturbation:
             raise TypeError(
                 f"the attack must return a Tensor or a result with an x_adv Tensor, "
                 f"got {type(result).__name__}"
+            )
+        # robustlab.attacks results lead with a budgets axis (B, [E,] n, d); one budget here.
+        while x_adv.ndim > 3 and x_adv.shape[0] == 1:
+            x_adv = x_adv[0]
+        if x_adv.ndim > 3:
+            raise ValueError(
+                f"the attack returned x_adv shaped {tuple(x_adv.shape)}: train with one budget"
             )
         return x_adv
 

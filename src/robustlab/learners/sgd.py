@@ -389,7 +389,11 @@ class _Recorder:
         self.eval_data = eval_data
         self.record_iterates = record_iterates
         self.ensemble = ensemble
-        self.initial = [p.detach().clone() for p in model.parameters() if p.requires_grad]
+        # TwoLayerNet keeps W0 itself; other E = 1 modules need a copy for the l2 distance.
+        generic = not isinstance(model, TwoLayerNet) and ensemble == 1
+        self.initial = (
+            [p.detach().clone() for p in model.parameters() if p.requires_grad] if generic else []
+        )
         self.rows: dict[str, list[Tensor]] = {
             key: []
             for key in (
