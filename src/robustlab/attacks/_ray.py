@@ -9,6 +9,7 @@ each ray, batched over any leading axes, in float64 (DESIGN.md principle 3; pape
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -82,3 +83,50 @@ def first_sign_change(profile: RayProfile, sign: Tensor) -> Tensor:
     end = profile.tau.gather(-1, first.unsqueeze(-1)).squeeze(-1)
     root = torch.where(has, torch.minimum(torch.nan_to_num(root, posinf=torch.inf), end), root)
     return torch.where(has | (k0 < 0), root, torch.inf)
+
+
+Predicate = Callable[[Tensor], Tensor]
+"""Maps steps tau (..., S) in float64 to a bool (..., S): is the ray flipped there?"""
+
+
+def scan_first(
+    predicate: Predicate, bound: Tensor, *, scan_points: int, block: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """First of `scan_points` equally spaced steps on (0, bound] where `predicate` holds.
+
+    bound: (...,) float64 (rays with a bound that is not finite and > 0 are skipped). Returns
+    found (...,) bool and the bracket lo < hi (...,) around the first hit (hi = inf if none).
+    """
+    hi = torch.full_like(bound, torch.inf)
+    lo = torch.zeros_like(bound)
+    found = torch.zeros(bound.shape, dtype=torch.bool, device=bound.device)
+    usable = torch.isfinite(bound) & (bound > 0)
+    for start in range(0, scan_points, max(1, block)):
+        if bool((found | ~usable).all()):
+            break
+        stop = min(start + max(1, block), scan_points)
+        levels = torch.arange(start + 1, stop + 1, dtype=torch.float64, device=bound.device)
+        hits = predicate(bound.unsqueeze(-1) * levels / scan_points) & usable.unsqueeze(-1)
+        new = hits.any(dim=-1) & ~found
+        first = start + hits.to(torch.int8).argmax(dim=-1).to(torch.float64)
+        hi = torch.where(new, bound * (first + 1) / scan_points, hi)
+        lo = torch.where(new, bound * first / scan_points, lo)
+        found |= new
+    return found, lo, hi
+
+
+def bisect(predicate: Predicate, lo: Tensor, hi: Tensor, active: Tensor, rtol: float) -> Tensor:
+    """Shrink brackets (predicate false at lo, true at hi) until hi - lo <= rtol * hi.
+
+    Returns hi (where the predicate holds); at most 200 halvings.
+    """
+    active = active.clone()
+    for _ in range(200):
+        active &= (hi - lo) > rtol * hi
+        if not bool(active.any()):
+            break
+        mid = 0.5 * (lo + hi)
+        hit = predicate(mid.unsqueeze(-1)).squeeze(-1)
+        hi = torch.where(active & hit, mid, hi)
+        lo = torch.where(active & ~hit, mid, lo)
+    return hi

@@ -13,12 +13,13 @@ activations, any callable) use a scan of the ray followed by bisection to a stat
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 from torch import Tensor
 
 from robustlab.attacks._model import Model, Objective, as_objective, model_inputs
-from robustlab.attacks._ray import first_sign_change, ray_profile
+from robustlab.attacks._ray import bisect, first_sign_change, ray_profile, scan_first
 from robustlab.attacks.result import GradientStepResult
 from robustlab.models.two_layer import TwoLayerNet
 
@@ -152,7 +153,7 @@ def _scan_taus(
     sample_dims = len(shape)
     sign = f.sign()
     ray = -_lift(sign, sample_dims) * grad
-    per_point = max(1, xe[0, 0].numel() * xe.element_size() * E * n)
+    per_point = max(1, math.prod(shape) * xe.element_size() * E * n)
     block = max(1, min(scan_points, _SCAN_BYTES // per_point))
 
     def flipped_at(tau: Tensor) -> Tensor:
@@ -165,30 +166,9 @@ def _scan_taus(
         result: Tensor = out * sign.unsqueeze(-1) < 0
         return result
 
-    bound64 = bound.to(torch.float64)
-    hi = torch.full((E, n), torch.inf, dtype=torch.float64)
-    lo = torch.zeros((E, n), dtype=torch.float64)
-    found = torch.zeros((E, n), dtype=torch.bool)
-    usable = torch.isfinite(bound64) & (bound64 > 0) & (sign != 0)
-    for start in range(0, scan_points, block):
-        if bool((found | ~usable).all()):
-            break
-        levels = torch.arange(start + 1, min(start + block, scan_points) + 1, dtype=torch.float64)
-        hits = flipped_at(bound64.unsqueeze(-1) * levels / scan_points) & usable.unsqueeze(-1)
-        new = hits.any(dim=-1) & ~found
-        first = start + hits.to(torch.int8).argmax(dim=-1).to(torch.float64)
-        hi = torch.where(new, bound64 * (first + 1) / scan_points, hi)
-        lo = torch.where(new, bound64 * first / scan_points, lo)
-        found |= new
-    active = found.clone()
-    for _ in range(200):
-        active &= (hi - lo) > rtol * hi
-        if not bool(active.any()):
-            break
-        mid = 0.5 * (lo + hi)
-        flip = flipped_at(mid.unsqueeze(-1)).squeeze(-1)
-        hi = torch.where(active & flip, mid, hi)
-        lo = torch.where(active & ~flip, mid, lo)
+    bound64 = torch.where(sign != 0, bound.to(torch.float64), 0.0)
+    found, lo, hi = scan_first(flipped_at, bound64, scan_points=scan_points, block=block)
+    hi = bisect(flipped_at, lo, hi, found, rtol)
     return torch.where(found, hi, torch.inf)
 
 
