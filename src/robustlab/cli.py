@@ -51,6 +51,7 @@ app = typer.Typer(
 
 USAGE_ERROR = 2
 RUN_ERROR = 1
+INTERRUPTED = 130
 _LOG_HANDLER = "robustlab-cli"
 VERDICT_STYLE = {"consistent": "green", "inconsistent": "red", "inconclusive": "yellow"}
 
@@ -68,7 +69,9 @@ def _stderr() -> Console:
 
 
 def _fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
-    _stderr().print(f"[bold red]error:[/] {escape(message)}")
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for line in message.splitlines() or [""]:
+        console.print(f"[bold red]error:[/] {escape(line)}")
     raise typer.Exit(code)
 
 
@@ -290,6 +293,11 @@ def run(
             _fail(str(err))
         except (CellError, BackendError) as err:
             _fail(str(err), RUN_ERROR)
+        except KeyboardInterrupt:
+            _fail(
+                f"{experiment.name} interrupted; finished cells are kept, rerun to resume",
+                INTERRUPTED,
+            )
         if result.moved_aside is not None:
             console.print(f"previous results moved to {escape(str(result.moved_aside))}")
         _print_result(console, result)

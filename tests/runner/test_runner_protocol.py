@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import shlex
+import types
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,7 @@ from pydantic import Field
 from robustlab.experiments import (
     Cell,
     ConfigError,
+    Experiment,
     ExperimentConfig,
     UnknownExperimentError,
     experiment_names,
@@ -213,3 +215,42 @@ def test_verdicts_are_checked_and_json_is_strict() -> None:
         verdict_to_dict({"claim": "c", "verdict": "consistent"})
     value = {"a": float("nan"), "b": float("inf"), "c": np.float64(2.0), "d": torch.tensor([1])}
     assert to_jsonable(value) == {"a": None, "b": "inf", "c": 2.0, "d": [1]}
+
+
+def _sweep_experiment() -> Experiment:
+    module = types.ModuleType("sweep_module", "A test experiment with a text field.")
+    module.PAPER, module.FIGURE, module.VERSION = "none", "none", 1  # type: ignore[attr-defined]
+    module.Config = _Sweep  # type: ignore[attr-defined]
+    module.PRESETS = {"quick": {}, "paper": {"lr": 0.5}}  # type: ignore[attr-defined]
+    for name in ("cells", "run_cell", "theory", "summarize", "figures"):
+        setattr(module, name, lambda *args: None)
+    return Experiment.from_module(module, name="sweep-test")
+
+
+def test_set_values_fall_back_to_text_only_where_text_fits() -> None:
+    experiment = _sweep_experiment()
+    config = resolve_config(
+        experiment,
+        preset="paper",
+        assignments=parse_assignments(["name=1", "width=[1,2]", "lr=1", "dim=[1e3]"]),
+    )
+    assert config == _Sweep(name="1", width=[1, 2], lr=1.0, dim=[1000])
+    with pytest.raises(ConfigError, match=r"'width.0'.*given 'a'"):
+        resolve_config(experiment, assignments=parse_assignments(['width=["a"]']))
+
+
+def test_modules_breaking_the_protocol_are_named() -> None:
+    module = types.ModuleType("broken_module", "Broken.")
+    with pytest.raises(TypeError, match="broken_module lacks PAPER, FIGURE"):
+        Experiment.from_module(module, name="broken")
+    good = _sweep_experiment()
+    assert [f.name for f in good.fields()] == [
+        "seeds",
+        "dtype",
+        "width",
+        "dim",
+        "lr",
+        "name",
+        "grid_eps",
+    ]
+    assert good.description == "A test experiment with a text field."

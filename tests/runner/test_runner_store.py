@@ -200,3 +200,18 @@ def test_planned_cells_are_distinct_per_setting() -> None:
     assert len(set(keys)) == 4
     other = [key for key, _ in plan_cells(toy, toy.config("quick", {**SMALL, "n_pairs": 201}))]
     assert not set(keys) & set(other)
+
+
+def test_outputs_of_other_settings_are_discarded_but_cells_kept(tmp_path: Path) -> None:
+    result = _run(tmp_path)
+    store = RunStore(result.root)
+    toy = get_experiment(TOY)
+    same = toy.config("quick", SMALL).model_dump(mode="json")
+    assert not store.discard_outputs_unless(same, toy.version)
+    assert store.results_path.is_file() and store.summary_path.is_file()
+    assert not store.discard_outputs_unless(same, toy.version)
+    changed = {**same, "n_pairs": 999}
+    assert store.discard_outputs_unless(changed, toy.version)
+    assert not store.results_path.exists() and not store.summary_path.exists()
+    assert not list(store.figures_dir.glob("*.png"))
+    assert len(list(store.cells_dir.glob("*.parquet"))) == 4

@@ -26,7 +26,8 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
    new cells instead of silently reusing stale ones.
 6. **``def run_cell(cell: Cell, ctx: CellContext) -> list[dict]``**: one cell of the sweep, a
    pure function of ``cell`` (parameters and seed): take randomness only from ``cell.seed``
-   (``ctx.generator(cell.seed)``), put tensors on ``ctx.device`` in ``ctx.dtype``. Returns
+   (``ctx.generator(cell.seed)``), put tensors on ``ctx.device`` in ``ctx.dtype``, load real
+   data with ``data_dir=ctx.data_dir`` (None: ``$ROBUSTLAB_DATA``). Returns
    one dict per measurement with scalar values (int, float, bool, str; 0-d tensors and numpy
    scalars are converted). The runner adds every cell parameter as a column, so rows need
    not repeat them (and must not use a parameter's name for a measurement). Library code
@@ -439,4 +440,4 @@ class Experiment:
             return self.config_type(**values)
         except ValidationError as err:
             messages = [_describe_error(self.name, self.config_type, e) for e in err.errors()]
-            raise ConfigError("; ".join(messages)) from None
+            raise ConfigError("\n".join(messages)) from None

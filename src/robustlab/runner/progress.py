@@ -89,8 +89,18 @@ class LogProgress:
         )
 
     def finish(self) -> None:
-        """Log the total time."""
-        self._log.info("%s: finished in %.1f s", self._name, time.perf_counter() - self._start)
+        """Log the total time (and how far it got, when the run stopped early)."""
+        elapsed = time.perf_counter() - self._start
+        if self._done < self._total:
+            self._log.info(
+                "%s: stopped after %.1f s with %d of %d cells finished",
+                self._name,
+                elapsed,
+                self._done,
+                self._total,
+            )
+        else:
+            self._log.info("%s: finished in %.1f s", self._name, elapsed)
 
 
 class RichProgress:

@@ -224,6 +224,12 @@ def run_experiment(
         removed = store.remove_temporaries()
         if removed:
             logger.info("removed %d partial files left by an interrupted run", removed)
+        if store.discard_outputs_unless(config.model_dump(mode="json"), experiment.version):
+            logger.info(
+                "%s: settings changed; old table, summary and figures removed "
+                "(their cells are kept)",
+                experiment.name,
+            )
         write_json(
             store.config_path,
             {
@@ -258,14 +264,22 @@ def run_experiment(
             for index, (key, cell) in enumerate(planned)
             if not store.is_finished(key)
         ]
-        progress.start(experiment.name, total=len(planned), done=len(planned) - len(pending))
         if pending:
+            if backend != "local":
+                logger.info("%s: starting the %s backend", experiment.name, backend)
             with executor as running:
-                for outcome in running.run(pending):
-                    key, cell = planned[outcome.index]
-                    store.write_cell(key, cell_frame(cell, outcome.rows))
-                    progress.advance(cell, outcome.seconds)
-        progress.finish()
+                progress.start(
+                    experiment.name, total=len(planned), done=len(planned) - len(pending)
+                )
+                try:
+                    for outcome in running.run(pending):
+                        key, cell = planned[outcome.index]
+                        store.write_cell(key, cell_frame(cell, outcome.rows))
+                        progress.advance(cell, outcome.seconds)
+                finally:
+                    progress.finish()
+        else:
+            logger.info("%s: all %d cells already finished", experiment.name, len(planned))
 
         table = store.read_cells([key for key, _ in planned])
         store.write_results(table)

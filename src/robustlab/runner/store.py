@@ -132,6 +132,32 @@ class RunStore:
         """Write ``results.parquet`` atomically."""
         return atomic_write(self.results_path, _write_parquet(table))
 
+    def discard_outputs_unless(self, config: dict[str, Any], version: int) -> bool:
+        """Remove results.parquet, summary.json and figures made with other settings.
+
+        Compares with the ``config`` and ``version`` recorded in config.json, so a run that is
+        killed after changing the settings never leaves the old table beside the new
+        config.json. Cells stay: they are keyed by their own parameters. Returns whether
+        anything was removed.
+        """
+        if not self.config_path.is_file():
+            return False
+        try:
+            recorded = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            recorded = {}
+        if recorded.get("config") == config and recorded.get("version") == version:
+            return False
+        stale = [self.results_path, self.summary_path]
+        if self.figures_dir.is_dir():
+            stale += list(self.figures_dir.glob("*.png"))
+        removed = False
+        for path in stale:
+            if path.is_file():
+                path.unlink()
+                removed = True
+        return removed
+
     def remove_temporaries(self) -> int:
         """Delete temporaries left by killed writers (call under the lock). Returns how many."""
         removed = 0
