@@ -6,7 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 export OMP_WAIT_POLICY ?= PASSIVE
+# Use the local data copy beside the project when there is one (else the loader downloads).
+ifneq ($(wildcard ../shared/data/mnist),)
 export ROBUSTLAB_DATA ?= $(abspath ../shared/data)
+endif
 
 .PHONY: demo test test-slow lint bench clean
 
@@ -26,8 +29,13 @@ $(DEVSTAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install -q --no-deps torchattacks
 	touch $@
 
+RESULTS ?= results
+
+# The main job: the quick reproduction of every experiment, then the HTML report.
 demo: $(STAMP)
-	$(BIN)/python -m robustlab.demo
+	$(BIN)/robustlab run all --preset quick --out $(RESULTS)
+	$(BIN)/robustlab report $(RESULTS)
+	@echo "report: $(abspath $(RESULTS))/index.html"
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests benchmarks
