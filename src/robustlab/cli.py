@@ -131,7 +131,9 @@ def _format_value(value: Any) -> str:
 
 
 @app.command()
-def show(name: Annotated[str, typer.Argument(help="An experiment name.")]) -> None:
+def show(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="An experiment name.")],
+) -> None:
     """Show an experiment's claim, its config fields with defaults, and its presets."""
     experiment = _experiment(name)
     console = _stdout()
@@ -196,7 +198,7 @@ def _short(value: Any) -> str:
 
 @app.command()
 def run(
-    name: Annotated[str, typer.Argument(help="An experiment name, or 'all'.")],
+    name: Annotated[str, typer.Argument(metavar="NAME|all", help="An experiment name, or 'all'.")],
     preset: Annotated[str, typer.Option(help="Preset: quick or paper.")] = "quick",
     set_: Annotated[
         list[str] | None,

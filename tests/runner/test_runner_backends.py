@@ -46,19 +46,23 @@ def test_unknown_backend_and_bad_workers_are_refused() -> None:
         make_backend("process", workers=0)
 
 
-def test_ray_backend_matches_local_and_leaves_no_files(tmp_path: Path) -> None:
+def test_ray_backend_matches_local_and_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One Ray start (~10 s on 2 cores): same table as local; no token file, env restored."""
     pytest.importorskip("ray")
     token = Path.home() / ".ray" / "auth_token"
     token_existed = token.exists()
     env_before = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    cwd_before = sorted(os.listdir())
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     local = _table(tmp_path / "local", "local")
     ray_table = _table(tmp_path / "ray", "ray", workers=2)
     pd.testing.assert_frame_equal(local, ray_table, check_exact=True)
     assert token.exists() == token_existed
     assert {k: os.environ.get(k) for k in env_before} == env_before
-    assert sorted(os.listdir()) == cwd_before
+    assert os.listdir(workdir) == []
     ray_files = sorted(
         p.relative_to(tmp_path / "ray").as_posix() for p in (tmp_path / "ray").rglob("*")
     )

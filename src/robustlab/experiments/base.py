@@ -38,7 +38,8 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
 8. **``def summarize(table: pd.DataFrame, config: Config) -> Summary``**: measured against
    predicted. ``Summary(headline={...}, verdicts=[...])``; each verdict has exactly the keys
    ``claim``, ``verdict`` ("consistent", "inconsistent" or "inconclusive"), ``measured``,
-   ``predicted``, ``reason`` (a dict, or an object with ``to_dict()`` returning one).
+   ``predicted``, ``reason``: use ``robustlab.theory.fitting.Verdict`` and its helpers
+   (``fit_loglog_slope``, ``compare_exponent``, ``check_upper_bound``), or plain dicts.
 9. **``def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]``**: matplotlib
    figures by file stem (saved as ``figures/<stem>.png``), the theory curve drawn beside the
    measurement, axes labelled in the paper's notation; use ``robustlab.plotting``.
@@ -50,7 +51,13 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
 the measurement columns. List-valued parameters that are not swept appear in the table as JSON
 text (``run_cell`` still receives the list).
 
-See ``robustlab/experiments/toy.py`` for a small complete example.
+See ``robustlab/experiments/toy.py`` for a small complete example. To test an experiment,
+run a small config in process and check a property of its output::
+
+    experiment = get_experiment("my-name")
+    config = experiment.config("quick", {"width": [10, 20]})
+    result = run_experiment(experiment, config, out=tmp_path, device="cpu")
+    table = pd.read_parquet(result.root / "results.parquet")
 """
 
 from __future__ import annotations
