@@ -18,8 +18,9 @@ from robustlab.losses import get_margin_loss, margin_derivative, most_likely_wro
 
 ATTACK_LOSSES = ("ce", "reflected", "margin")
 
-Budget = float | Sequence[float] | Tensor
-"""A budget: a float; a sequence of B floats (a curve, evaluated in one pass); a tensor that is
+Budget = float | Sequence[float] | Sequence[Tensor] | Tensor
+"""A budget: a float; a sequence of B floats (a curve, evaluated in one pass) or of B per-sample
+tensors; a tensor that is
 0-d (scalar), (n,) (one budget per sample), (B, n) or (B, 1) (B budgets, per sample or not), or
 for an ensemble (B, E, n) with 1 allowed for E or n."""
 
@@ -38,6 +39,7 @@ def check_labels(y: Tensor, outputs: Tensor, n: int) -> Tensor:
     """Validate labels against the model's outputs: {-1, +1} for one logit, 0..K-1 for K."""
     if y.shape != (n,):
         raise ValueError(f"y must have shape (n,) = ({n},), got {tuple(y.shape)}")
+    y = y.detach()
     if outputs.ndim == 2:
         if not bool(((y == 1) | (y == -1)).all()):
             raise ValueError(
@@ -133,9 +135,16 @@ def budget_grid(
     elif isinstance(eps, int | float):
         t = torch.tensor(float(eps), dtype=dtype, device=device).reshape(1, 1, 1)
     else:
-        values = [float(v) for v in eps]
-        if not values:
+        items = list(eps)
+        if not items:
             raise ValueError("the list of budgets is empty")
+        if any(isinstance(v, Tensor) and v.ndim > 0 for v in items):
+            # A list of per-sample budgets: each entry is one budget of the curve.
+            grids = [
+                budget_grid(v, n=n, ensemble=ensemble, dtype=dtype, device=device) for v in items
+            ]
+            return torch.cat(grids, dim=0)
+        values = [float(v) for v in items]
         t = torch.tensor(values, dtype=dtype, device=device).reshape(-1, 1, 1)
     if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
         raise ValueError(f"budgets must be finite and >= 0, got min {float(t.min())}")

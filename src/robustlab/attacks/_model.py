@@ -194,6 +194,7 @@ def model_inputs(objective: Objective, x: Tensor) -> Tensor:
         raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype}")
     if x.ndim == 0:
         raise ValueError("x must have a leading sample axis, got a 0-d tensor")
+    x = x.detach()
     if not objective.has_ensemble_axis:
         return x.unsqueeze(0)
     E = objective.ensemble

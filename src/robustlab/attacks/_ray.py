@@ -22,13 +22,25 @@ class RayProfile:
 
     tau, value, slope: (..., m + 1); index 0 is tau = 0, then the breakpoints in increasing order
     (inf past the last one, where value and slope repeat the last finite entry). slope[j] is the
-    slope of f on the segment that starts at tau[j]. count: (...,), finite breakpoints.
+    slope of f on the segment that starts at tau[j]. count: (...,), finite breakpoints. noise:
+    (..., m + 1), a bound on the rounding error of `value`: 1e-12 * sum_s |c_s| |p_s + tau q_s|;
+    slope_noise: (...,), the same for `slope`: 1e-12 * sum_s |c_s q_s|.
     """
 
     tau: Tensor
     value: Tensor
     slope: Tensor
     count: Tensor
+    noise: Tensor
+    slope_noise: Tensor
+
+    def negative(self, sign: Tensor) -> Tensor:
+        """sign * f < 0 at each profile point, by more than the float64 rounding noise (so
+        that a profile that only touches 0, e.g. a ReLU net whose neurons all switch off, is
+        not taken for a crossing): (..., m + 1)."""
+        phi = self.value * sign.unsqueeze(-1)
+        result: Tensor = phi < -self.noise
+        return result
 
 
 def ray_profile(p: Tensor, q: Tensor, weight: Tensor, alpha: float) -> RayProfile:
@@ -58,19 +70,29 @@ def ray_profile(p: Tensor, q: Tensor, weight: Tensor, alpha: float) -> RayProfil
             dim=-1,
         )
         count = finite.sum(dim=-1)
-    return RayProfile(tau=tau, value=value, slope=slope, count=count)
+        size0 = (c.abs() * p.abs()).sum(dim=-1, keepdim=True)
+        rate = (c.abs() * q.abs()).sum(dim=-1, keepdim=True)
+        noise = 1e-12 * (size0 + torch.nan_to_num(tau, posinf=0.0) * rate)
+    return RayProfile(
+        tau=tau,
+        value=value,
+        slope=slope,
+        count=count,
+        noise=noise,
+        slope_noise=1e-12 * rate[..., 0],
+    )
 
 
 def first_sign_change(profile: RayProfile, sign: Tensor) -> Tensor:
-    """Smallest tau > 0 where sign * f(tau) reaches 0, inf if it never does: (...,).
+    """Smallest tau > 0 where sign * f(tau) crosses below 0, inf if it never does: (...,).
 
     Assumes sign * f(0) > 0. Between breakpoints f is linear, so the root is solved exactly in
-    the first segment whose end is <= 0, or on the unbounded last segment if it slopes down.
+    the first segment whose end is negative (beyond rounding noise), or on the unbounded last
+    segment if it slopes down.
     """
     phi = profile.value * sign.unsqueeze(-1)
     kappa = profile.slope * sign.unsqueeze(-1)
-    finite = torch.isfinite(profile.tau)
-    crossed = finite & (phi <= 0)
+    crossed = profile.negative(sign) & torch.isfinite(profile.tau)
     crossed[..., 0] = False
     has = crossed.any(dim=-1)
     first = crossed.to(torch.int8).argmax(dim=-1)
@@ -79,10 +101,10 @@ def first_sign_change(profile: RayProfile, sign: Tensor) -> Tensor:
     tau0 = profile.tau.gather(-1, start_i).squeeze(-1)
     phi0 = phi.gather(-1, start_i).squeeze(-1)
     k0 = kappa.gather(-1, start_i).squeeze(-1)
-    root = torch.where(k0 < 0, tau0 + phi0 / (-k0), torch.inf)
+    falling = k0 < -profile.slope_noise
+    root = torch.where(falling, tau0 + phi0.clamp_min(0.0) / (-k0), torch.inf)
     end = profile.tau.gather(-1, first.unsqueeze(-1)).squeeze(-1)
-    root = torch.where(has, torch.minimum(torch.nan_to_num(root, posinf=torch.inf), end), root)
-    return torch.where(has | (k0 < 0), root, torch.inf)
+    return torch.where(has, torch.minimum(root, end), root)
 
 
 Predicate = Callable[[Tensor], Tensor]

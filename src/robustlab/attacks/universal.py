@@ -47,7 +47,7 @@ def _exact(
     phi = profile.value * y64.view(1, -1, 1)
     kappa = profile.slope * y64.view(1, -1, 1)
     tau = profile.tau
-    negative = phi < 0
+    negative = profile.negative(y64.expand_as(phi[..., 0]))
     thresholds = torch.where(
         negative[..., 0], 0.0, first_sign_change(profile, y64.expand_as(phi[..., 0]))
     )
@@ -55,14 +55,17 @@ def _exact(
     change = torch.isfinite(tau[..., 1:]) & (negative[..., :-1] != negative[..., 1:])
     t0, t1 = tau[..., :-1], torch.nan_to_num(tau[..., 1:], posinf=0.0)
     p0, p1 = phi[..., :-1], phi[..., 1:]
-    inner = torch.where(change, t0 + (t1 - t0) * p0 / torch.where(change, p0 - p1, 1.0), torch.inf)
+    share = (p0 / torch.where(change, p0 - p1, 1.0)).clamp(0.0, 1.0)
+    inner = torch.where(change, t0 + (t1 - t0) * share, torch.inf)
     inner_sign = torch.where(change, torch.where(negative[..., 1:], 1, -1), 0)
     # ... and on the unbounded segment after the last breakpoint.
     last = profile.count.unsqueeze(-1)
     tl, pl, kl = (t.gather(-1, last).squeeze(-1) for t in (tau, phi, kappa))
-    up = (pl >= 0) & (kl < 0)
-    down = (pl < 0) & (kl > 0)
-    tail = torch.where(up | down, tl - pl / torch.where(up | down, kl, 1.0), torch.inf)
+    was_negative = negative.gather(-1, last).squeeze(-1)
+    up = ~was_negative & (kl < -profile.slope_noise)
+    down = was_negative & (kl > profile.slope_noise)
+    rise = torch.where(down, (-pl).clamp_min(0.0) / torch.where(down, kl, 1.0), torch.inf)
+    tail = torch.where(up, tl + pl.clamp_min(0.0) / torch.where(up, -kl, 1.0), tl + rise)
     tail_sign = torch.where(up, 1, torch.where(down, -1, 0))
     E = tau.shape[0]
     times = torch.cat([inner.reshape(E, -1), tail.reshape(E, -1)], dim=1)
