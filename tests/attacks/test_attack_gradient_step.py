@@ -4,6 +4,7 @@ against a dense float64 line search, bounds and the generic (scan + bisection) p
 from __future__ import annotations
 
 import importlib
+
 import pytest
 import torch
 from torch import Tensor, nn

@@ -57,17 +57,19 @@ def test_custom_loss_model_and_one_logit() -> None:
     def reflected_margin(out: Tensor, labels: Tensor) -> Tensor:
         return reflected(multiclass_margin(out, labels))
 
+    near = torch.tensor([3.0, 2.7, 1.0], dtype=F64)  # a wide flipping region
     result = grid_search(
         reflected_margin,
-        X,
+        near,
         0,
         box=(-0.51, 0.51),
         radius=0.7078,
         points_per_axis=41,
         top_k=(1, 10),
     )
-    _, flips, _ = _brute("margin", 41, 0.7078, 10)
-    assert result.flips.tolist() == [int(flips[:1].sum()), int(flips.sum())]
+    _, flips, _ = _brute("margin", 41, 0.7078, 10, near)
+    assert result.flips.tolist() == [1, 10] == [int(flips[:1].sum()), int(flips.sum())]
+    assert paper_grid_search("ce", points_per_axis=41, top_k=(10,)).flips.tolist() == [0]
     w = torch.tensor([1.0, -1.0, 0.5], dtype=F64)
     one = grid_search(
         "ce",

@@ -264,5 +264,5 @@ def test_errors(generator: torch.Generator) -> None:
     with pytest.raises(ValueError, match=r"\(n, d\) or \(E, n, d\)"):
         pgd(net, torch.randn(3, 5, 4, dtype=F64), y, eps=0.1)
     multi = TwoLayerNet.ntk(1, 10, 4, outputs=3, generator=generator, dtype=F64)
-    with pytest.raises(ValueError, match="0..2"):
+    with pytest.raises(ValueError, match=r"0\.\.2"):
         pgd(multi, x, torch.tensor([0, 1, 2, 3, 0]), eps=0.1)

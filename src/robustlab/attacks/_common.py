@@ -135,7 +135,7 @@ def budget_grid(
     elif isinstance(eps, int | float):
         t = torch.tensor(float(eps), dtype=dtype, device=device).reshape(1, 1, 1)
     else:
-        items = list(eps)
+        items: list[float | Tensor] = list(eps)
         if not items:
             raise ValueError("the list of budgets is empty")
         if any(isinstance(v, Tensor) and v.ndim > 0 for v in items):
