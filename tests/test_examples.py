@@ -25,3 +25,19 @@ def test_quickstart_runs_on_mnist(data_dir: Path) -> None:
     grad = float(re.search(r"input-gradient norm: ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
     assert 0.2 < accuracy < 0.8  # random nets: chance level on a balanced pair
     assert grad > 0
+
+
+def test_attack_example_runs_on_mnist(data_dir: Path) -> None:
+    env = {**os.environ, "ROBUSTLAB_DATA": str(data_dir)}
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "attack.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=300,
+    ).stdout
+    flipped = float(re.search(r"flipped by one step: ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    # paper 002: one gradient step flips (almost) every prediction of a lazily trained net
+    assert flipped > 0.9
+    assert "robust accuracy at eps" in out
