@@ -34,7 +34,11 @@ class Entry:
     hidden: bool = False
 
 
-ENTRIES: tuple[Entry, ...] = (Entry("toy-sphere-norms", "robustlab.experiments.toy", hidden=True),)
+ENTRIES: tuple[Entry, ...] = (
+    Entry("toy-sphere-norms", "robustlab.experiments.toy", hidden=True),
+    Entry("poisoning-loss", "robustlab.experiments.poisoning_loss"),
+    Entry("poisoning-sample-size", "robustlab.experiments.poisoning_sample_size"),
+)
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 

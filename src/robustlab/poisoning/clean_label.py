@@ -6,7 +6,9 @@ onto the attacker's budget: the l_{2,1} ball sum_i ||delta_i|| <= S = C sqrt(n) 
 l_{2,inf} ball max_i ||delta_i|| <= B (regime B). The loss is either the ordinary logistic /
 cross-entropy loss ("ce") or the paper's negated loss l_--(z) = -l(-z) = -log(1 + e^z) of the
 margin z = y f(x) ("negated"), which lower-bounds the 0-1 loss and so stops paying for pushing a
-sample that is already misclassified; with K classes its greedy version (paper 004 section 4.3).
+sample that is already misclassified; with K classes its greedy version (paper 004 section 4.3),
+or ("negated-ce") the paper's recipe taken literally, -CE(-f(x), y): "flipping the sign on both
+the model prediction and the cross-entropy loss" (the authors' released code does this for MNIST).
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ from robustlab.geometry import L21, DataBudget, L2Inf
 
 logger = logging.getLogger(__name__)
 
-PoisonLoss = Literal["negated", "reflected", "ce", "logistic"]
-POISON_LOSSES = ("negated", "reflected", "ce", "logistic")
+PoisonLoss = Literal["negated", "reflected", "negated-ce", "ce", "logistic"]
+POISON_LOSSES = ("negated", "reflected", "negated-ce", "ce", "logistic")
+_OBJECTIVE = {
+    "negated": "negated",
+    "reflected": "negated",
+    "negated-ce": "negated-ce",
+    "ce": "ce",
+    "logistic": "ce",
+}
 
 
 @runtime_checkable
@@ -90,8 +99,9 @@ def clean_label(
     `model` is any callable returning (n,), (n, 1), (1, n), (n, K) or (1, n, K) (a `TwoLayerNet`
     or `LinearModel` with E = 1, a plain module); its closed-form `input_grad` is used when it has
     one (`closed_form=None`), autograd otherwise. The objective sum_i l(x_i + delta_i) uses the
-    negated loss -log(1 + e^{y f}) (greedy reflected for K classes) or the logistic /
-    cross-entropy loss ("ce"), paper 001 section 5. Each step: Delta <- Pi(Delta + step_size * D)
+    negated loss -log(1 + e^{y f}) (greedy reflected for K classes; "negated-ce": -CE(-f, y) for
+    K classes, the same as "negated" for one logit) or the logistic / cross-entropy loss ("ce"),
+    paper 001 section 5. Each step: Delta <- Pi(Delta + step_size * D)
     where D is the gradient normalized in the budget's geometry when `normalize` (by its l_{2,1}
     norm sum_i ||g_i|| for `L21`, so the allocation across samples is kept; row by row for
     `L2Inf`, whose constraint separates), and the raw gradient otherwise. The default step_size
@@ -105,7 +115,7 @@ def clean_label(
     given = float(budget.S) if isinstance(budget, L21) else float(budget.B)
     if step_size is None:
         step_size = 2.5 * given / steps if steps else 0.0
-    negated = loss in ("negated", "reflected")
+    mode = _OBJECTIVE[loss]
     use_closed = isinstance(model, SupportsInputGrad) if closed_form is None else closed_form
     if use_closed and not isinstance(model, SupportsInputGrad):
         raise ValueError(f"closed_form=True needs a model with input_grad, got {type(model)}")
@@ -116,7 +126,7 @@ def clean_label(
     accuracies: list[float] = []
     for _ in range(steps):
         grad, objective, accuracy = _gradient(
-            model, Xd + delta, y, binary, negated, use_closed, chunk_size
+            model, Xd + delta, y, binary, mode, use_closed, chunk_size
         )
         objectives.append(objective)
         accuracies.append(accuracy)
@@ -125,7 +135,7 @@ def clean_label(
             delta = (Xd + delta).clamp(box[0], box[1]) - Xd
     x_poisoned, norms = _within_budget(Xd, delta, budget, given, box)
     with torch.no_grad():
-        objective, accuracy = _evaluate(model, x_poisoned, y, binary, negated, chunk_size)
+        objective, accuracy = _evaluate(model, x_poisoned, y, binary, mode, chunk_size)
     objectives.append(objective)
     accuracies.append(accuracy)
     record = PoisonRecord(
@@ -209,18 +219,23 @@ def _logits(model: nn.Module, x: Tensor, binary: bool) -> Tensor:
     )
 
 
-def _objective_terms(
-    logits: Tensor, y: Tensor, binary: bool, negated: bool
-) -> tuple[Tensor, Tensor]:
-    """Per-sample maximized loss and its derivative w.r.t. the logits ((n,) or (n, K))."""
+def _objective_terms(logits: Tensor, y: Tensor, binary: bool, mode: str) -> tuple[Tensor, Tensor]:
+    """Per-sample maximized loss and its derivative w.r.t. the logits ((n,) or (n, K)).
+
+    mode: "negated" (greedy reflected for K classes), "negated-ce" (-CE(-logits, y)) or "ce".
+    """
     if binary:
         z = y.to(logits.dtype) * logits
-        if negated:
+        if mode != "ce":
             return losses.reflected(z), -torch.sigmoid(z)
         return losses.logistic(z), -torch.sigmoid(-z)
     probs = torch.softmax(logits, dim=-1)
     K = logits.shape[-1]
-    if negated:
+    if mode == "negated-ce":
+        # -CE(-z, y) = -z_y - logsumexp(-z); its gradient is softmax(-z) - e_y.
+        value = -losses.cross_entropy(-logits, y)
+        return value, torch.softmax(-logits, dim=-1) - F.one_hot(y.long(), K).to(logits.dtype)
+    if mode == "negated":
         target = losses.most_likely_wrong_class(logits, y)
         value = -losses.cross_entropy(logits, target)
         return value, F.one_hot(target, K).to(logits.dtype) - probs
@@ -239,7 +254,7 @@ def _gradient(
     x: Tensor,
     y: Tensor,
     binary: bool,
-    negated: bool,
+    mode: str,
     closed: bool,
     chunk_size: int,
 ) -> tuple[Tensor, float, float]:
@@ -252,7 +267,7 @@ def _gradient(
             assert isinstance(model, SupportsInputGrad)
             with torch.no_grad():
                 logits = _logits(model, xc, binary)
-                value, dlogits = _objective_terms(logits, yc, binary, negated)
+                value, dlogits = _objective_terms(logits, yc, binary, mode)
                 direction = dlogits * yc.to(logits.dtype) if binary else dlogits
                 grad = model.input_grad(xc, direction)
                 grads.append(grad.reshape(xc.shape))
@@ -260,7 +275,7 @@ def _gradient(
             xg = xc.detach().requires_grad_(True)
             with torch.enable_grad():
                 logits = _logits(model, xg, binary)
-                value, _ = _objective_terms(logits, yc, binary, negated)
+                value, _ = _objective_terms(logits, yc, binary, mode)
                 (grad,) = torch.autograd.grad(value.sum(), xg)
             grads.append(grad.detach())
         total += float(value.detach().sum())
@@ -271,13 +286,13 @@ def _gradient(
 
 @torch.no_grad()
 def _evaluate(
-    model: nn.Module, x: Tensor, y: Tensor, binary: bool, negated: bool, chunk_size: int
+    model: nn.Module, x: Tensor, y: Tensor, binary: bool, mode: str, chunk_size: int
 ) -> tuple[float, float]:
     total, correct = 0.0, 0
     for start in range(0, x.shape[0], chunk_size):
         xc, yc = x[start : start + chunk_size], y[start : start + chunk_size]
         logits = _logits(model, xc, binary)
-        value, _ = _objective_terms(logits, yc, binary, negated)
+        value, _ = _objective_terms(logits, yc, binary, mode)
         total += float(value.sum())
         correct += int(_correct(logits, yc, binary).sum())
     n = max(x.shape[0], 1)

@@ -1,0 +1,726 @@
+"""Excess clean risk of a linear model against the sample size under l_{2,1} poisoning (paper 001).
+
+Paper 001 (Wang, Mianjy & Arora, ICML 2021), Theorem 2.2 with Proposition 2.1: projected SGD on
+n clean-label poisoned samples with overall budget S = sum_i ||delta_i|| = C sqrt(n) has excess
+risk at most 5 D (G + B') / (2 sqrt n) + 2 D (alpha D R + L) S / n: O((1 + C) / sqrt n), which
+decays with n for every fixed C but is trivial until C / sqrt(n) = S / n is O(1). Section 5 and
+Figure 2: a linear model w* is trained on all of clean MNIST; linear models w_n are trained on
+n in [500, 60000] poisoned samples for C in {50, 100, 200, 300, 400, 500}; the excess loss
+F(w_n) - F(w*) and excess error L(w_n) - L(w*) shrink with n and grow with C, with "a phase
+transition ... at C ~ 250 ~ sqrt(n)". Here F and L are the cross-entropy and the error on clean
+test images (F(w*), the population optimum, is approximated by the test loss of w* trained on
+the full clean training set), the poison is made against w* by projected gradient ascent on
+the paper's negated loss, and the transition is located on the poisoning overhead
+F(w_n^C) - F(w_n^0) (same samples, same retraining seeds, no poison): the per-sample budget
+r = C / sqrt(n) at which it stops decreasing with n is estimated by a threshold rule and
+compared with the paper's r ~ 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from pydantic import Field, field_validator
+from scipy import stats
+from torch import Tensor
+
+from robustlab.data import load_mnist
+from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.geometry import L21
+from robustlab.learners import sgd
+from robustlab.learners.trace import evaluate
+from robustlab.models import LinearModel
+from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.poisoning import clean_label
+from robustlab.theory import poisoning as theory_poisoning
+from robustlab.theory.fitting import Verdict, check_upper_bound, fit_loglog_slope
+
+PAPER = "001"
+FIGURE = "Fig. 2"
+VERSION = 1
+
+NUM_CLASSES = 10
+MNIST_TRAIN, MNIST_TEST = 60_000, 10_000
+
+SOFTMAX_LIPSCHITZ = math.sqrt(2.0)
+"""||p - e_y|| <= sqrt 2: the cross-entropy is sqrt(2)-Lipschitz in the logits (Prop. 2.1's L)."""
+SOFTMAX_SMOOTHNESS = 0.5
+"""The softmax Jacobian diag(p) - p p^T has spectral norm <= 1/2 (Prop. 2.1's alpha)."""
+
+PAPER_FIGURE_2: dict[str, Any] = {
+    "n_range": [500, 60000],
+    "C": [50, 100, 200, 300, 400, 500],
+    "transition": "phase transition in the convergence of the curves at C ~ 250 ~ sqrt(n)",
+    "monotone": "excess loss and excess error smaller for larger n or smaller C",
+    "values": "none stated in the text",
+}
+"""What paper 001 section 5 states about Figure 2."""
+
+PAPER_KAPPA = 1.0
+"""The paper's transition C ~ sqrt(n), as a per-sample budget r = C / sqrt(n)."""
+KAPPA_FACTOR = 3.0
+"""A measured transition within this factor of r = 1 counts as the paper's 'C ~ sqrt(n)'."""
+BETAS = np.linspace(0.0, 1.5, 31)
+"""Exponents beta tried for the transition variable C / n^beta (theory: beta = 1/2)."""
+MAX_BETA_RANGE = 0.5
+"""Wider ranges of equally good exponents do not identify the scaling."""
+ALPHA = 0.05
+"""Level of the tests in `summarize`."""
+T_CRITICAL = 2.0
+"""|t| above this marks a paired change (or an overhead) as resolved from noise."""
+DECREASE_SLOPE = -0.25
+"""A segment decreases when its local log-log slope is below this (half the n^-1/2 rate)."""
+MIN_AGREEMENT = 0.8
+"""The threshold rule must classify at least this share of segments to locate a transition."""
+RATE_TOLERANCE = 0.1
+"""Slack on the -1/2 rate check."""
+
+
+class Config(ExperimentConfig):
+    """Sample sizes and corruption rates (swept), reference model, attack, retraining."""
+
+    n: list[int] = Field(
+        default=[500, 1000, 2000, 5000, 10_000, 20_000, 40_000, 60_000],
+        min_length=1,
+        description="training sample sizes n (swept; nested seeded draws from MNIST train)",
+    )
+    C: list[float] = Field(
+        default=[0.0, 50.0, 100.0, 200.0, 300.0, 400.0, 500.0],
+        min_length=1,
+        description="corruption rates C (swept): budget S = C sqrt(n); 0 gives the clean "
+        "reference curve that the transition test needs",
+    )
+    n_test: int = Field(
+        default=MNIST_TEST, ge=10, le=MNIST_TEST, description="clean test images (seeded draw)"
+    )
+    reference_n: int = Field(
+        default=MNIST_TRAIN, ge=10, le=MNIST_TRAIN, description="clean samples w* is trained on"
+    )
+    reference_epochs: int = Field(default=100, ge=1, description="SGD epochs of w*")
+    loss: Literal["negated-ce", "negated", "ce"] = Field(
+        default="negated-ce",
+        description="poisoning loss: 'negated-ce' -CE(-f, y) (paper), 'negated' (greedy), 'ce'",
+    )
+    poison_steps: int = Field(default=50, ge=1, description="projected gradient ascent steps")
+    box: bool = Field(default=True, description="keep poisoned pixels in [0, 1] (paper's code)")
+    members: int = Field(
+        default=4, ge=1, description="linear models trained per poisoned set (ensemble axis)"
+    )
+    lr: float = Field(default=0.004, gt=0.0, description="SGD learning rate (w* and w_n)")
+    epochs: int = Field(default=100, ge=1, description="SGD epochs of w_n")
+    min_steps: int = Field(
+        default=0,
+        ge=0,
+        description="at least this many SGD steps for w_n (more epochs at small n); 0 = the "
+        "paper's fixed epochs",
+    )
+    batch_size: int = Field(default=128, ge=1, description="SGD minibatch size")
+
+    @field_validator("C")
+    @classmethod
+    def _rates(cls, value: list[float]) -> list[float]:
+        if any(not (math.isfinite(c) and c >= 0) for c in value) or len(set(value)) != len(value):
+            raise ValueError(f"corruption rates must be distinct, finite and >= 0, got {value}")
+        return value
+
+    @field_validator("n")
+    @classmethod
+    def _sizes(cls, value: list[int]) -> list[int]:
+        if any(not 10 <= n <= MNIST_TRAIN for n in value) or len(set(value)) != len(value):
+            raise ValueError(f"sample sizes must be distinct, in [10, {MNIST_TRAIN}], got {value}")
+        return value
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        # r = C / sqrt(n) spans 0.5 to 18: both sides of the transition.
+        "n": [100, 200, 400, 800, 1600],
+        "C": [0.0, 20.0, 60.0, 180.0],
+        "n_test": 1000,
+        "reference_epochs": 1,
+        "poison_steps": 10,
+        "members": 4,
+        "lr": 0.05,
+        "epochs": 15,
+        "min_steps": 80,
+    },
+    "paper": {},
+}
+
+
+def cells(config: Config) -> list[Cell]:
+    """One cell per (seed, n, C)."""
+    return grid(config, sweep=("n", "C"))
+
+
+# --------------------------------------------------------------------------- run_cell
+
+
+@functools.lru_cache(maxsize=2)
+def _data(seed: int, n_test: int, data_dir: Path | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """MNIST train in a seeded order (nested subsamples: the first n) and a seeded test draw."""
+    generator = torch.Generator().manual_seed(seed)
+    train, test = load_mnist("train", data_dir=data_dir), load_mnist("test", data_dir=data_dir)
+    order = torch.randperm(train.x.shape[0], generator=generator)
+    test_idx = torch.randperm(test.x.shape[0], generator=generator)[:n_test]
+    return train.x[order], train.y[order], test.x[test_idx], test.y[test_idx]
+
+
+def _derived_seeds(seed: int) -> tuple[int, int]:
+    """(seed of w*, seed of the members w_n), drawn from the cell seed."""
+    draws = torch.randint(0, 2**62, (2,), generator=torch.Generator().manual_seed(seed + 1))
+    return int(draws[0]), int(draws[1])
+
+
+def _train(
+    X: Tensor,
+    y: Tensor,
+    *,
+    members: int,
+    lr: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+) -> LinearModel:
+    """`members` linear models from PyTorch init, trained at once by SGD on cross-entropy."""
+    generator = torch.Generator().manual_seed(seed)
+    model = LinearModel.pytorch_init(
+        members, X.shape[1], outputs=NUM_CLASSES, generator=generator, dtype=X.dtype
+    ).to(X.device)
+    trained, _ = sgd(
+        model,
+        X,
+        y,
+        loss="ce",
+        lr=lr,
+        batch_size=batch_size,
+        epochs=epochs,
+        generator=generator,
+        shared_order=False,
+        record_every=2**62,  # no per-epoch evaluation of the training set
+    )
+    return trained
+
+
+@functools.lru_cache(maxsize=2)
+def _reference(
+    seed: int,
+    n_test: int,
+    reference_n: int,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    data_dir: Path | None,
+) -> LinearModel:
+    """w*: a linear model trained on the first `reference_n` clean samples (all of MNIST)."""
+    X, y, _, _ = _data(seed, n_test, data_dir)
+    return _train(
+        X[:reference_n].to(device, dtype),
+        y[:reference_n].to(device),
+        members=1,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=_derived_seeds(seed)[0],
+    )
+
+
+def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
+    """Poison the first n samples against w* with S = C sqrt(n), train w_n, score on clean data.
+
+    One row per member of w_n: clean test loss F(w_n) and error L(w_n), the excess over w*,
+    the attack's spend and the quantities of Theorem 2.2 (D, R, max ||delta_i||, the bound).
+    """
+    n, C, seed = int(cell["n"]), float(cell["C"]), cell.seed
+    n_test, batch = int(cell["n_test"]), int(cell["batch_size"])
+    X_all, y_all, X_test, y_test = _data(seed, n_test, ctx.data_dir)
+    X = X_all[:n].to(ctx.device, ctx.dtype)
+    y = y_all[:n].to(ctx.device)
+    X_test, y_test = X_test.to(ctx.device, ctx.dtype), y_test.to(ctx.device)
+    reference = _reference(
+        seed,
+        n_test,
+        int(cell["reference_n"]),
+        int(cell["reference_epochs"]),
+        float(cell["lr"]),
+        batch,
+        ctx.dtype,
+        ctx.device,
+        ctx.data_dir,
+    )
+    reference_loss, reference_accuracy = evaluate(reference, X_test, y_test, loss="ce")
+    budget = L21.from_C(C, n)
+    if C > 0:
+        attack = clean_label(
+            reference,
+            X,
+            y,
+            budget,
+            loss=cell["loss"],
+            steps=int(cell["poison_steps"]),
+            box=(0.0, 1.0) if cell["box"] else None,
+        )
+        poisoned, spent, max_norm = attack.x, attack.record.spent_sum, attack.record.spent_max
+    else:
+        poisoned, spent, max_norm = X, 0.0, 0.0
+    steps_per_epoch = math.ceil(n / batch)
+    epochs = max(int(cell["epochs"]), math.ceil(int(cell["min_steps"]) / steps_per_epoch))
+    model = _train(
+        poisoned,
+        y,
+        members=int(cell["members"]),
+        lr=float(cell["lr"]),
+        epochs=epochs,
+        batch_size=batch,
+        seed=_derived_seeds(seed)[1],
+    )
+    test_loss, test_accuracy = evaluate(model, X_test, y_test, loss="ce")
+    train_loss, _ = evaluate(model, poisoned, y, loss="ce")
+    # Theorem 2.2 with Proposition 2.1 for one pass (T = n) over the poisoned samples; the
+    # parameter set is the ball holding w* and every w_n, the inputs carry the bias feature 1.
+    D = float(torch.cat([reference.parameter_norm(), model.parameter_norm()]).max())
+    R = math.sqrt(float(X.pow(2).sum(dim=1).max()) + 1.0)
+    bound = theory_poisoning.linear_regime_a_bound(
+        n,
+        C,
+        D=D,
+        G=SOFTMAX_LIPSCHITZ * R,
+        R=R,
+        max_perturbation=max_norm,
+        lipschitz=SOFTMAX_LIPSCHITZ,
+        smoothness=SOFTMAX_SMOOTHNESS,
+    )
+    F_star, L_star = float(reference_loss[0]), 1.0 - float(reference_accuracy[0])
+    rows = []
+    for member in range(int(cell["members"])):
+        F_n, L_n = float(test_loss[member]), 1.0 - float(test_accuracy[member])
+        rows.append(
+            {
+                "member": member,
+                "test_loss": F_n,
+                "test_error": L_n,
+                "excess_loss": F_n - F_star,
+                "excess_error": L_n - L_star,
+                "train_loss": float(train_loss[member]),
+                "reference_loss": F_star,
+                "reference_error": L_star,
+                "per_sample_budget": C / math.sqrt(n),
+                "budget_S": budget.S,
+                "spent": spent,
+                "max_norm": max_norm,
+                "sgd_epochs": epochs,
+                "D": D,
+                "R": R,
+                "bound": bound.total,
+                "bound_statistical": bound.statistical,
+                "bound_poisoning": bound.poisoning,
+            }
+        )
+    return rows
+
+
+def estimate_memory(config: Config) -> int:
+    """Peak bytes of one cell: MNIST in memory plus about twelve (n, 784) arrays in the attack."""
+    return 12 * max(config.n) * 784 * 4 + 4 * MNIST_TRAIN * 784 * 4
+
+
+# --------------------------------------------------------------------------- theory
+
+
+def theory(config: Config) -> dict[str, Any]:
+    """Theorem 2.2's rate, the predicted transition C* = sqrt(n) (n* = C^2), the paper's claims."""
+    return {
+        "rate_exponent": theory_poisoning.PSFO_RATE_EXPONENT,
+        "kappa": PAPER_KAPPA,
+        "critical_C": {str(n): theory_poisoning.critical_corruption_rate(n) for n in config.n},
+        "critical_n": {str(c): c**2 for c in config.C if c > 0},
+        "bound": "5 D (G + B') / (2 sqrt n) + 2 D (alpha D R + L) C / sqrt(n), T = n, "
+        "alpha = 1/2, L = sqrt 2 (softmax cross-entropy)",
+        "paper_figure_2": PAPER_FIGURE_2,
+    }
+
+
+# --------------------------------------------------------------------------- summarize
+
+
+def _cell_means(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean, standard error and count of `column` per (C, n) over members and seeds."""
+    grouped = table.groupby(["C", "n"])[column]
+    out = grouped.agg(["mean", "std", "count"]).reset_index()
+    out["sem"] = out["std"].fillna(0.0) / np.sqrt(out["count"])
+    return out
+
+
+def _overhead(table: pd.DataFrame) -> pd.DataFrame:
+    """Poisoning overhead F(w_n^C) - F(w_n^0) per (C > 0, n, seed, member), paired on seeds."""
+    keys = ["n", "seed", "member"]
+    clean = table[table["C"] == 0].set_index(keys)["test_loss"]
+    poisoned = table[table["C"] > 0].set_index(keys)
+    joined = poisoned.join(clean.rename("clean_loss"), how="inner")
+    joined["overhead"] = joined["test_loss"] - joined["clean_loss"]
+    return joined.reset_index()[["C", "n", "seed", "member", "overhead"]]
+
+
+def _segments(overhead: pd.DataFrame) -> pd.DataFrame:
+    """Consecutive (n_i, n_i+1) per C: mid r, local slope, paired t, resolved, decreasing."""
+    out = []
+    for C in sorted(overhead["C"].unique()):
+        part = overhead[overhead["C"] == C]
+        sizes = sorted(part["n"].unique())
+        for small, large in itertools.pairwise(sizes):
+            a = part[part["n"] == small].set_index(["seed", "member"])["overhead"]
+            b = part[part["n"] == large].set_index(["seed", "member"])["overhead"]
+            pair = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
+            if len(pair) < 2:
+                continue
+            first = pair["a"].to_numpy()
+            change = (pair["b"] - pair["a"]).to_numpy()
+            t_first = _t_statistic(first)
+            t_change = _t_statistic(change)
+            mean_a, mean_b = float(first.mean()), float(pair["b"].mean())
+            resolved = t_first > T_CRITICAL
+            slope = (
+                math.log(mean_b / mean_a) / math.log(large / small)
+                if mean_a > 0 and mean_b > 0
+                else (-math.inf if mean_a > 0 else math.nan)
+            )
+            out.append(
+                {
+                    "C": float(C),
+                    "n_small": int(small),
+                    "n_large": int(large),
+                    "r": float(C) / math.sqrt(math.sqrt(small * large)),
+                    "n_mid": math.sqrt(small * large),
+                    "overhead_small": mean_a,
+                    "overhead_large": mean_b,
+                    "slope": slope,
+                    "t_change": t_change,
+                    "resolved": bool(resolved),
+                    "decreasing": bool(t_change < -T_CRITICAL and slope < DECREASE_SLOPE),
+                }
+            )
+    columns = ["C", "n_small", "n_large", "r", "n_mid", "overhead_small", "overhead_large"]
+    columns.append("slope")
+    return pd.DataFrame(out, columns=[*columns, "t_change", "resolved", "decreasing"])
+
+
+def _t_statistic(values: np.ndarray) -> float:
+    """Mean / standard error (inf-signed when the values do not vary)."""
+    mean = float(values.mean())
+    spread = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    if spread == 0.0:
+        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    return mean / (spread / math.sqrt(len(values)))
+
+
+def transition_threshold(r: np.ndarray, decreasing: np.ndarray) -> tuple[float, float]:
+    """The threshold kappa of the rule 'decreasing iff r < kappa' that fits best, and its fit.
+
+    r: (k,) per-sample budgets of the segments; decreasing: (k,) booleans. Candidates are the
+    geometric midpoints between consecutive distinct r values; ties go to the median candidate.
+    Returns (kappa, share of segments the rule classifies correctly); (nan, nan) when k < 2 or r
+    has a single value. Raises ValueError for mismatched shapes.
+    """
+    r, decreasing = np.asarray(r, dtype=float), np.asarray(decreasing, dtype=bool)
+    if r.shape != decreasing.shape:
+        raise ValueError(f"r and decreasing differ in shape: {r.shape} vs {decreasing.shape}")
+    levels = np.unique(r)
+    if r.size < 2 or levels.size < 2:
+        return math.nan, math.nan
+    candidates = np.sqrt(levels[:-1] * levels[1:])
+    scores = np.array([np.mean((r < kappa) == decreasing) for kappa in candidates])
+    best = np.flatnonzero(scores == scores.max())
+    index = int(best[len(best) // 2])
+    return float(candidates[index]), float(scores[index])
+
+
+def _transition_verdicts(table: pd.DataFrame) -> tuple[list[Verdict], dict[str, Any]]:
+    """Where the overhead stops decreasing: its scaling C* ~ n^beta, and its constant kappa."""
+    scaling_claim = (
+        "the overhead stops decreasing with n at a fixed per-sample budget C/n^beta with "
+        "beta = 1/2 (critical C* ~ sqrt(n))"
+    )
+    claim = "the transition lies at C ~ sqrt(n) (paper: C ~ 250 at n = 60000, kappa = 1)"
+    if not (table["C"] == 0).any():
+        reason = "no C = 0 cells: the overhead needs the clean curve"
+        return [
+            Verdict(scaling_claim, "inconclusive", None, 0.5, reason),
+            Verdict(claim, "inconclusive", None, PAPER_KAPPA, reason),
+        ], {}
+    segments = _segments(_overhead(table))
+    usable = segments[segments["resolved"]]
+    n_dec = int(usable["decreasing"].sum())
+    n_flat = int((~usable["decreasing"]).sum())
+    info: dict[str, Any] = {"segments_decreasing": n_dec, "segments_not_decreasing": n_flat}
+    if n_dec < 2 or n_flat < 2:
+        reason = (
+            f"{n_dec} decreasing and {n_flat} non-decreasing resolved segments (need 2 of "
+            "each): the grid does not straddle the transition"
+        )
+        return [
+            Verdict(scaling_claim, "inconclusive", None, 0.5, reason),
+            Verdict(claim, "inconclusive", None, PAPER_KAPPA, reason),
+        ], info
+    decreasing = usable["decreasing"].to_numpy()
+    fits = [
+        transition_threshold(
+            usable["C"].to_numpy() / usable["n_mid"].to_numpy() ** beta, decreasing
+        )[1]
+        for beta in BETAS
+    ]
+    best = max(fits)
+    tied = BETAS[np.asarray(fits) >= best - 1e-12]
+    low, high = float(tied.min()), float(tied.max())
+    info.update({"beta_best_fit": best, "beta_low": low, "beta_high": high})
+    reason = (
+        f"threshold rules on C/n^beta classify at best {best:.0%} of {len(usable)} resolved "
+        f"segments ({n_dec} decreasing), for beta in [{low:.2f}, {high:.2f}]"
+    )
+    if best < MIN_AGREEMENT:
+        scaling = Verdict(scaling_claim, "inconclusive", None, 0.5, reason + ": no clean split")
+    elif high - low > MAX_BETA_RANGE:
+        reason += f": wider than {MAX_BETA_RANGE:g}, the grid does not pin the exponent"
+        scaling = Verdict(scaling_claim, "inconclusive", (low + high) / 2, 0.5, reason)
+    elif low - 1e-9 <= 0.5 <= high + 1e-9:
+        scaling = Verdict(scaling_claim, "consistent", (low + high) / 2, 0.5, reason)
+    else:
+        scaling = Verdict(scaling_claim, "inconsistent", (low + high) / 2, 0.5, reason)
+    kappa, agreement = transition_threshold(usable["r"].to_numpy(), decreasing)
+    info.update({"kappa": kappa, "kappa_agreement": agreement})
+    reason = (
+        f"rule 'decreasing iff C/sqrt(n) < {kappa:.3g}' fits {agreement:.0%} of "
+        f"{len(usable)} resolved segments ({n_dec} decreasing)"
+    )
+    if agreement < MIN_AGREEMENT:
+        located = Verdict(claim, "inconclusive", kappa, PAPER_KAPPA, reason + ": no clean split")
+    elif 1 / KAPPA_FACTOR <= kappa / PAPER_KAPPA <= KAPPA_FACTOR:
+        located = Verdict(claim, "consistent", kappa, PAPER_KAPPA, reason)
+    else:
+        reason += f", more than a factor {KAPPA_FACTOR:g} from the paper's C ~ sqrt(n)"
+        located = Verdict(claim, "inconsistent", kappa, PAPER_KAPPA, reason)
+    return [scaling, located], info
+
+
+def _monotone_in_n(table: pd.DataFrame, column: str) -> Verdict:
+    """Welch test per C <= sqrt(n_max): the excess at the largest n is below that at the smallest.
+
+    Theorem 2.2 is non-trivial at the largest n only for C <~ sqrt(n_max); larger C are reported
+    in the reason but not judged.
+    """
+    name = column.replace("_", " ")
+    claim = f"{name} is smaller at the largest n than at the smallest, for every C <= sqrt(n_max)"
+    if table["n"].nunique() < 2:
+        return Verdict(claim, "inconclusive", None, None, "a single sample size")
+    lo, hi = table["n"].min(), table["n"].max()
+    lower, higher, judged, parts = 0, 0, 0, []
+    for C in sorted(table["C"].unique()):
+        part = table[table["C"] == C]
+        a = part[part["n"] == lo][column].to_numpy()
+        b = part[part["n"] == hi][column].to_numpy()
+        parts.append(f"C={C:g}: {a.mean():.3g} -> {b.mean():.3g}")
+        if math.sqrt(hi) < C:
+            parts[-1] += " (not judged)"
+            continue
+        judged += 1
+        result = stats.ttest_ind(b, a, equal_var=False)
+        p = float(result.pvalue) if np.isfinite(result.pvalue) else 1.0
+        diff = float(b.mean() - a.mean())
+        lower += int(diff < 0 and p < ALPHA)
+        higher += int(diff > 0 and p < ALPHA)
+    reason = f"n = {lo} -> {hi}: " + "; ".join(parts)
+    if judged == 0:
+        return Verdict(claim, "inconclusive", None, None, reason)
+    if lower == judged:
+        return Verdict(claim, "consistent", float(lower), float(judged), reason)
+    if higher:
+        return Verdict(claim, "inconsistent", float(lower), float(judged), reason)
+    return Verdict(claim, "inconclusive", float(lower), float(judged), reason + " (not all sig.)")
+
+
+def _monotone_in_C(table: pd.DataFrame) -> Verdict:
+    """Spearman test per n: the excess loss grows with C."""
+    claim = "excess loss grows with the corruption rate C at every n"
+    if table["C"].nunique() < 3:
+        return Verdict(claim, "inconclusive", None, None, "fewer than 3 corruption rates")
+    up, down, parts = 0, 0, []
+    for n, part in table.groupby("n"):
+        rho, p = stats.spearmanr(part["C"], part["excess_loss"])
+        rho, p = float(rho), float(p)
+        up += int(rho > 0 and p < ALPHA)
+        down += int(rho < 0 and p < ALPHA)
+        parts.append(f"n={n}: rho={rho:.2f}")
+    total = table["n"].nunique()
+    reason = "; ".join(parts)
+    if up == total:
+        return Verdict(claim, "consistent", float(up), float(total), reason)
+    if down:
+        return Verdict(claim, "inconsistent", float(up), float(total), reason)
+    return Verdict(claim, "inconclusive", float(up), float(total), reason + " (not all sig.)")
+
+
+def _rate_verdict(table: pd.DataFrame) -> tuple[Verdict, dict[str, float]]:
+    """Sub-critical C (C <= sqrt(n) on the whole grid): excess decays at least like n^-1/2."""
+    predicted = theory_poisoning.PSFO_RATE_EXPONENT
+    claim = "excess loss decays at least as fast as n^-1/2 while C <= sqrt(n) (Theorem 2.2)"
+    slopes: dict[str, float] = {}
+    eligible = [c for c in sorted(table["C"].unique()) if c <= math.sqrt(table["n"].min())]
+    verdicts = []
+    for C in eligible:
+        part = table[table["C"] == C]
+        try:
+            fit = fit_loglog_slope(part["n"], part["excess_loss"], drop_invalid=True)
+        except ValueError:
+            continue
+        slopes[str(C)] = fit.slope
+        if fit.n_distinct_x < 3:
+            continue
+        if fit.ci_high <= predicted + RATE_TOLERANCE:
+            verdicts.append("consistent")
+        elif fit.ci_low > predicted + RATE_TOLERANCE:
+            verdicts.append("inconsistent")
+        else:
+            verdicts.append("inconclusive")
+    if not verdicts:
+        reason = "no C <= sqrt(n_min) with 3 sample sizes of positive excess loss"
+        return Verdict(claim, "inconclusive", None, predicted, reason), slopes
+    reason = "log-log slopes " + ", ".join(f"C={c}: {s:.2f}" for c, s in slopes.items())
+    worst = max(slopes.values())
+    if "inconsistent" in verdicts:
+        return Verdict(claim, "inconsistent", worst, predicted, reason), slopes
+    if all(v == "consistent" for v in verdicts):
+        return Verdict(claim, "consistent", worst, predicted, reason), slopes
+    return Verdict(claim, "inconclusive", worst, predicted, reason + " (CI too wide)"), slopes
+
+
+def summarize(table: pd.DataFrame, config: Config) -> Summary:
+    """Monotonicity in n and C, the sub-critical rate, the transition, and the Theorem 2.2 bound."""
+    headline: dict[str, Any] = {
+        "F_star": float(table["reference_loss"].mean()),
+        "L_star": float(table["reference_error"].mean()),
+        "F_star_source": f"test loss of w* trained on {config.reference_n} clean samples",
+    }
+    means = _cell_means(table, "excess_loss")
+    headline["excess_loss"] = {
+        str(C): {str(r.n): r.mean for r in part.itertuples()} for C, part in means.groupby("C")
+    }
+    verdicts = [
+        _monotone_in_n(table, "excess_loss"),
+        _monotone_in_n(table, "excess_error"),
+        _monotone_in_C(table),
+    ]
+    rate, slopes = _rate_verdict(table)
+    headline["subcritical_slopes"] = slopes
+    verdicts.append(rate)
+    transition, info = _transition_verdicts(table)
+    headline.update(info)
+    headline["paper"] = PAPER_FIGURE_2
+    verdicts.extend(transition)
+    ratio = float((table["excess_loss"] / table["bound"]).max())
+    headline["max_excess_over_bound"] = ratio
+    bound_verdict = check_upper_bound(
+        ratio, 1.0, claim="excess loss <= Theorem 2.2 bound (one pass, T = n) in every cell"
+    )
+    verdicts.append(bound_verdict)
+    return Summary(headline=headline, verdicts=verdicts)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _colors(values: list[float]) -> dict[float, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    k = max(len(values) - 1, 1)
+    return {c: cmap(0.9 * i / k) for i, c in enumerate(values)}
+
+
+def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
+    """Excess loss and error against n per C (Fig. 2), the overhead against C/sqrt(n), the bound."""
+    Cs = sorted(float(c) for c in table["C"].unique())
+    colors = _colors(Cs)
+    sizes = np.array(sorted(table["n"].unique()), dtype=float)
+    fig, axes = new_figure(2)
+    for ax, column, label in (
+        (axes[0], "excess_loss", r"excess loss $F(w_n) - F(w^*)$"),
+        (axes[1], "excess_error", r"excess error $L(w_n) - L(w^*)$"),
+    ):
+        means = _cell_means(table, column)
+        for C in Cs:
+            part = means[(means["C"] == C) & (means["mean"] > 0)]
+            plot_measured(
+                ax,
+                part["n"],
+                part["mean"],
+                low=(part["mean"] - part["sem"]).clip(lower=part["mean"] * 0.05),
+                high=part["mean"] + part["sem"],
+                label=f"C = {C:g}",
+                color=colors[C],
+            )
+            if C > 0 and sizes[0] <= C**2 <= sizes[-1]:
+                ax.axvline(C**2, color=colors[C], linestyle=":", linewidth=1)
+        positive = means[means["mean"] > 0]
+        if column == "excess_loss" and not positive.empty:
+            anchor = positive.sort_values("n").iloc[-1]
+            ref = float(anchor["mean"]) * (sizes / float(anchor["n"])) ** -0.5
+            plot_theory(ax, sizes, ref, label=r"$\propto n^{-1/2}$ (Thm 2.2)")
+        loglog(ax, xlabel=r"sample size $n$", ylabel=label)
+        ax.set_title(r"dotted: $n = C^2$ (predicted transition)", fontsize=8)
+        ax.legend(fontsize=7)
+    figs = {"excess_vs_n": fig}
+
+    fig, axes = new_figure(2)
+    ax = axes[0]
+    if (table["C"] == 0).any():
+        overhead = _overhead(table).groupby(["C", "n"])["overhead"].mean().reset_index()
+        overhead = overhead[overhead["overhead"] > 0]
+        for C in Cs[1:] if Cs and Cs[0] == 0 else Cs:
+            part = overhead[overhead["C"] == C].sort_values("n")
+            ax.plot(
+                part["C"] / np.sqrt(part["n"]),
+                part["overhead"],
+                marker="o",
+                color=colors[C],
+                label=f"C = {C:g}",
+            )
+        ax.axvline(PAPER_KAPPA, **{"color": "black", "linestyle": "--", "linewidth": 1.3})
+        ax.annotate("paper: C ~ sqrt(n)", (PAPER_KAPPA, 0.95), xycoords=("data", "axes fraction"))
+        segments = _segments(_overhead(table))
+        usable = segments[segments["resolved"]]
+        kappa, _ = transition_threshold(usable["r"].to_numpy(), usable["decreasing"].to_numpy())
+        if math.isfinite(kappa):
+            ax.axvline(kappa, color="gray", linewidth=1.5, label=rf"fitted $\kappa$ = {kappa:.2g}")
+    loglog(
+        ax,
+        xlabel=r"per-sample budget $S/n = C/\sqrt{n}$",
+        ylabel=r"overhead $F(w_n^C) - F(w_n^0)$",
+        title="the transition in C/sqrt(n)",
+    )
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    bounds = _cell_means(table, "bound")
+    means = _cell_means(table, "excess_loss")
+    for C in Cs:
+        part = means[(means["C"] == C) & (means["mean"] > 0)]
+        ax.plot(part["n"], part["mean"], marker="o", color=colors[C], label=f"C = {C:g}")
+        bound = bounds[bounds["C"] == C]
+        plot_theory(ax, bound["n"], bound["mean"], label="_", color=colors[C])
+    loglog(
+        ax,
+        xlabel=r"sample size $n$",
+        ylabel=r"$F(w_n) - F(w^*)$",
+        title="dashed: Theorem 2.2 bound (T = n)",
+    )
+    ax.legend(fontsize=7)
+    figs["transition_and_bound"] = fig
+    return figs
