@@ -38,6 +38,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("toy-sphere-norms", "robustlab.experiments.toy", hidden=True),
     Entry("poisoning-loss", "robustlab.experiments.poisoning_loss"),
     Entry("poisoning-sample-size", "robustlab.experiments.poisoning_sample_size"),
+    Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
 )
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -82,7 +82,8 @@ def gradient_flow(
 ) -> tuple[ModelT, FlowTrace]:
     """Full-batch GD of all trainable parameters on the exponential or logistic loss.
 
-    X: (n, d); y: (n,) floats in {-1, +1}; the model outputs one logit per member ((E, n) for a
+    X: (n, d), or (E, n, d) to give each ensemble member its own data set; y: (n,) floats in
+    {-1, +1}; the model outputs one logit per member ((E, n) for a
     `TwoLayerNet`, gradients in closed form; any other module through autograd). Each member
     descends phi = log L (see the module docstring) until L <= `loss_threshold` (checked as
     log L <= log threshold, so 1e-30 is reachable in float32 too) or `max_steps`.
@@ -101,8 +102,10 @@ def gradient_flow(
     """
     if loss not in FLOW_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; allowed: {', '.join(FLOW_LOSSES)}")
-    if X.ndim != 2 or y.shape != (X.shape[0],) or X.shape[0] == 0:
-        raise ValueError(f"need X (n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}")
+    if X.ndim not in (2, 3) or y.shape != (X.shape[-2],) or X.shape[-2] == 0:
+        raise ValueError(
+            f"need X (n, d) or (E, n, d) and y (n,), got {tuple(X.shape)} and {tuple(y.shape)}"
+        )
     if not y.is_floating_point() or not bool(((y == 1) | (y == -1)).all()):
         raise ValueError("gradient_flow is binary: y must be floats in {-1, +1}")
     if not loss_threshold > 0:
@@ -125,7 +128,7 @@ def gradient_flow(
     closed = isinstance(net, TwoLayerNet) and net.outputs == 1
     yd = y.to(X.dtype)
     with torch.no_grad():
-        E = ensemble_logits(net(X[:1]), 1, binary=True).shape[0]
+        E = ensemble_logits(net(X[..., :1, :]), 1, binary=True).shape[0]
     log_threshold = math.log(loss_threshold)
 
     records: dict[str, list[Tensor]] = {
@@ -216,7 +219,7 @@ def log_total_loss(z: Tensor, loss: str) -> Tensor:
 
 
 def _margins(model: nn.Module, X: Tensor, y: Tensor) -> Tensor:
-    return y * ensemble_logits(model(X), X.shape[0], binary=True)
+    return y * ensemble_logits(model(X), X.shape[-2], binary=True)
 
 
 def _value_and_grad(
