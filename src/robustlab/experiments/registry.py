@@ -39,6 +39,8 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("poisoning-loss", "robustlab.experiments.poisoning_loss"),
     Entry("poisoning-sample-size", "robustlab.experiments.poisoning_sample_size"),
     Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
+    Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
+    Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),
 )
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
