@@ -41,6 +41,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
     Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
     Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),
+    Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
 )
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -315,3 +315,65 @@ def bernoulli_linear_error(
         raise ValueError(f"samples must be >= 1, got {samples}")
     value, stderr = _bernoulli_monte_carlo(coefficients, p_agree, threshold, samples, seed)
     return ErrorEstimate(value, stderr, "monte_carlo", samples)
+
+
+def bernoulli_linear_error_curve(
+    w: npt.ArrayLike,
+    theta: npt.ArrayLike,
+    *,
+    tau: float,
+    eps: npt.ArrayLike,
+    norm: Norm = "linf",
+    tail: float = 1e-18,
+) -> npt.NDArray[np.float64]:
+    """Exact (robust) errors of sgn(<w, x>) in the (theta*, tau)-Bernoulli model at many eps.
+
+    The same probability as `bernoulli_linear_error` with method="exact",
+    P(y<w, x> - eps ||w||_* <= 0) (ties are errors), for every eps of `eps` (k,) from one FFT:
+    the sum y<w, x> = sum_i c_i s_i (c = w * theta* integral) lies within
+    sqrt(2 ln(2/tail) sum_i c_i^2) of its mean except with probability `tail` (Hoeffding), so
+    the FFT runs on that window only (the mass outside it, at most `tail`, aliases into the
+    window), not on all of [-||c||_1, ||c||_1]. w: (d,), theta: (d,) in {-1, +1}; returns (k,).
+    Schmidt et al. 2018 (paper 003), Bernoulli model. Raises ValueError for bad shapes, tau
+    outside (0, 1], a negative or non-finite eps, an unknown norm, non-integral c, or tail
+    outside (0, 1).
+    """
+    ws, th = _weights_and_mean(w, theta)
+    if ws.ndim != 1:
+        raise ValueError(f"w must be one weight vector (d,), got shape {ws.shape}")
+    if not 0.0 < tau <= 1.0:
+        raise ValueError(f"tau must be in (0, 1], got {tau}")
+    if not 0.0 < tail < 1.0:
+        raise ValueError(f"tail must be in (0, 1), got {tail}")
+    budgets = as_float64(eps, name="eps").reshape(-1)
+    if not bool(np.all(np.isfinite(budgets) & (budgets >= 0))):
+        raise ValueError(f"eps must be finite and >= 0, got {budgets.tolist()}")
+    thresholds = budgets * float(_dual_norm(ws, norm))
+    coefficients = ws * th
+    rounded = np.rint(coefficients)
+    if not np.all(np.abs(coefficients - rounded) <= 1e-9 * np.maximum(1.0, np.abs(rounded))):
+        raise ValueError("bernoulli_linear_error_curve needs w * theta integral")
+    c = rounded.astype(np.int64)
+    c = c[c != 0]
+    tops = np.floor(thresholds + _TIE_SLACK * np.maximum(1.0, np.abs(thresholds)))
+    if c.size == 0:  # y<w, x> = 0: an error exactly when the threshold is >= 0
+        return np.asarray(tops >= 0, dtype=np.float64)
+    p_agree = 0.5 * (1.0 + float(tau))
+    total = int(np.abs(c).sum())
+    mean = (2.0 * p_agree - 1.0) * float(c.sum())
+    half = math.sqrt(2.0 * math.log(2.0 / tail) * float((c.astype(np.float64) ** 2).sum()))
+    low = max(-total, math.floor(mean - half))
+    high = min(total, math.ceil(mean + half))
+    size = 1 << max(1, (high - low).bit_length())
+    values, counts = np.unique(c, return_counts=True)
+    angle = -2j * np.pi * np.arange(size) / size
+    spectrum = np.exp(-angle * low)  # the FFT of S - low, S = sum_i c_i s_i
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        phase = np.exp(angle * value)
+        spectrum *= (p_agree * phase + (1.0 - p_agree) / phase) ** count
+    pmf = np.clip(np.fft.ifft(spectrum).real[: high - low + 1], 0.0, None)
+    cdf = np.minimum(np.cumsum(pmf), 1.0)
+    index = tops - low
+    inside = np.clip(index, 0, high - low).astype(np.int64)
+    error = np.where(index < 0, 0.0, np.where(index > high - low, 1.0, cdf[inside]))
+    return np.asarray(error, dtype=np.float64)
