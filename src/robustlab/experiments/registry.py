@@ -38,6 +38,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("toy-sphere-norms", "robustlab.experiments.toy", hidden=True),
     Entry("poisoning-loss", "robustlab.experiments.poisoning_loss"),
     Entry("poisoning-sample-size", "robustlab.experiments.poisoning_sample_size"),
+    Entry("poisoning-width", "robustlab.experiments.poisoning_width"),
     Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
     Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
     Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),

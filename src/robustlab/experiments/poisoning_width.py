@@ -1,0 +1,802 @@
+"""Clean test accuracy against network width under data poisoning: the inverted U (paper 001).
+
+Paper 001 (Wang, Mianjy & Arora, ICML 2021), Theorems 3.1-3.3 guarantee that SGD learns a
+two-layer ReLU net robustly from poisoned data only when the width m lies between a lower and an
+upper bound: regime A (clean-label, l_{2,1} budget S = C sqrt(n)), regime B (clean-label,
+per-sample l2 budget B) and regime C (labels moved i -> i + 1 mod K with probability beta).
+Section 5 and Figure 3 (MNIST panel) report that the clean test accuracy of nets trained on
+poisoned data rises with the width, plateaus and then falls (an inverted U, widths 10 to 1e5,
+C = 700, B = 2.5, beta = 0.3, 50 runs), while clean training improves monotonically. The poison
+for regimes A and B is made once by projected gradient ascent on the negated loss against a
+clean-trained width-100 net, projected onto the budget after every step. This experiment
+repeats that sweep for two model families: the theorems' two-layer `ntk` nets (K = 10 outputs,
+inputs scaled to unit norm as section 3 assumes, budgets converted in proportion) and the
+paper's own convolutional net (`PaperConvNet`, width = size of its first fully connected
+layer), all trained by minibatch SGD with early stopping on a validation split of the poisoned
+data. Whether each poisoned curve is non-monotone is decided by a test (per-seed quadratic fit
+in log m, one-sided t-test on the curvature, interior peak, held-out fall), not by eye.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from pydantic import Field, field_validator
+from scipy import stats
+from torch import Tensor, nn
+
+from robustlab.data import downsample, load_mnist, unit_norm
+from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.geometry import L21, DataBudget, L2Inf
+from robustlab.learners import sgd
+from robustlab.learners.trace import evaluate
+from robustlab.models import PaperConvNet, TwoLayerNet
+from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
+from robustlab.poisoning import clean_label, label_flip
+from robustlab.theory import poisoning as theory_poisoning
+from robustlab.theory.fitting import Verdict
+
+PAPER = "001"
+FIGURE = "Fig. 3 (MNIST panel)"
+VERSION = 1
+
+logger = logging.getLogger(__name__)
+
+Family = Literal["ntk", "conv"]
+Regime = Literal["clean", "A", "B", "C"]
+NUM_CLASSES = 10
+
+MEAN_PIXEL_NORM: dict[str, float] = {"mnist": 9.2147, "fashion-mnist": 12.1522}
+"""Mean ||x||_2 of the 60000 training images with pixels in [0, 1] (a property of the data set,
+checked against the files in the tests); converts pixel budgets for `theory` only: `run_cell`
+uses the mean norm of its own subsample."""
+
+PAPER_FIGURE_3: dict[str, Any] = {
+    "C": 700.0,
+    "B": 2.5,
+    "beta": 0.3,
+    "runs": 50,
+    "widths": "10 to 100000",
+    "batch_size": 128,
+    "poisoner": "conv net of width 100 trained on clean data; PGA on the negated loss",
+    "shape": "clean: accuracy increases monotonically with width; regimes A, B, C: it rises, "
+    "plateaus and falls (inverted U); the text gives no accuracy values",
+}
+"""What paper 001 section 5 states about its Figure 3 (MNIST panel)."""
+
+ALPHA = 0.05
+"""Level of the one-sided tests in `summarize`."""
+
+PAPER_FALL_WIDTH = 10_000
+"""A grid that stops below this width cannot refute the fall the paper reports at large widths."""
+
+
+class Config(ExperimentConfig):
+    """Model families and regimes swept (one cell sweeps all widths), data, poison, training."""
+
+    family: list[Family] = Field(
+        default=["ntk", "conv"],
+        min_length=1,
+        description="model families (swept): 'ntk' two-layer nets (theorems' setting), "
+        "'conv' the paper's MNIST conv net",
+    )
+    regime: list[Regime] = Field(
+        default=["clean", "A", "B", "C"],
+        min_length=1,
+        description="poisoning regimes (swept): clean, A (l_{2,1} budget S = C sqrt n), "
+        "B (per-sample l2 budget B), C (label shift i -> i+1 mod 10 with probability beta)",
+    )
+    widths: list[int] = Field(
+        default=[10, 100, 1000, 10_000, 100_000],
+        min_length=1,
+        description="widths m trained in every cell (one poison per cell, reused across widths)",
+    )
+    dataset: Literal["mnist", "fashion-mnist"] = Field(
+        default="mnist", description="image data set (paper: MNIST)"
+    )
+    n_train: int = Field(
+        default=60_000,
+        ge=20,
+        le=60_000,
+        description="training images drawn per seed (the poisoned set, validation split included)",
+    )
+    n_test: int = Field(
+        default=10_000, ge=10, le=10_000, description="clean test images drawn per seed"
+    )
+    val_fraction: float = Field(
+        default=0.1,
+        gt=0.0,
+        lt=1.0,
+        description="fraction of the poisoned training set held out for early stopping",
+    )
+    ntk_dim: int = Field(
+        default=784,
+        description="input dimension d of the ntk family (MNIST area-downsampled to d, a "
+        "perfect square); the conv family always sees 28 x 28 images",
+    )
+    C: float = Field(
+        default=700.0,
+        ge=0.0,
+        description="regime A corruption rate: sum_i ||delta_i|| <= C sqrt(n) (pixel units)",
+    )
+    B: float = Field(
+        default=2.5, ge=0.0, description="regime B per-sample budget ||delta_i|| <= B (pixels)"
+    )
+    beta: float = Field(default=0.3, ge=0.0, le=1.0, description="regime C label-shift probability")
+    poison_width: int = Field(
+        default=100, ge=1, description="width of the clean-trained net the poison is made against"
+    )
+    poison_steps: int = Field(
+        default=50, ge=1, description="projected gradient ascent steps (projection after each)"
+    )
+    poison_loss: Literal["negated", "ce"] = Field(
+        default="negated", description="loss maximized by the poisoner (paper: negated)"
+    )
+    lr_conv: float = Field(default=0.1, gt=0.0, description="SGD learning rate, conv family")
+    lr_ntk: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="SGD learning rate, ntk family (unit-norm inputs, 1/sqrt(m) output scale)",
+    )
+    batch_size: int = Field(default=128, ge=1, description="SGD minibatch size (paper: 128)")
+    max_epochs: int = Field(default=30, ge=1, description="epochs at most per training run")
+    patience: int = Field(
+        default=3, ge=1, description="early stopping: epochs without a better validation accuracy"
+    )
+    gamma: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="margin gamma of Assumption 1 used for the theorems' width ranges "
+        "(1 is the most favourable; constants of the theorems set to 1)",
+    )
+    delta: float = Field(
+        default=0.1, gt=0.0, lt=1.0, description="failure probability delta of the theorems"
+    )
+
+    @field_validator("widths")
+    @classmethod
+    def _widths_valid(cls, value: list[int]) -> list[int]:
+        if any(m < 1 for m in value) or len(set(value)) != len(value):
+            raise ValueError(f"widths must be distinct integers >= 1, got {value}")
+        return sorted(value)
+
+    @field_validator("family", "regime")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"values must be distinct, got {value}")
+        return value
+
+    @field_validator("ntk_dim")
+    @classmethod
+    def _square(cls, value: int) -> int:
+        side = math.isqrt(value)
+        if value < 1 or value > 784 or side * side != value or 28 % side:
+            raise ValueError(
+                f"ntk_dim must be s*s with s dividing 28 (784, 196, 49, 16, 4, 1), got {value}"
+            )
+        return value
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "family": ["ntk"],
+        "regime": ["clean", "A", "B", "C"],
+        "widths": [10, 100, 1000],
+        "n_train": 2000,
+        "n_test": 2000,
+        "ntk_dim": 196,
+        # The same mean budget per sample as the paper's C = 700 at n = 60000: C sqrt(n) / n.
+        "C": 700.0 * math.sqrt(2000 / 60_000),
+        "poison_steps": 10,
+        "max_epochs": 2,
+        "patience": 1,
+        "seeds": 3,
+    },
+    "paper": {
+        "family": ["ntk", "conv"],
+        "regime": ["clean", "A", "B", "C"],
+        "widths": [10, 100, 1000, 10_000, 100_000],
+        "n_train": 60_000,
+        "n_test": 10_000,
+        "ntk_dim": 784,
+        "C": 700.0,
+        "B": 2.5,
+        "beta": 0.3,
+        "poison_steps": 50,
+        "max_epochs": 30,
+        "patience": 3,
+        "seeds": 50,
+    },
+}
+
+
+def cells(config: Config) -> list[Cell]:
+    """One cell per (seed, family, regime); each cell poisons once and trains every width."""
+    return grid(config, sweep=("family", "regime"))
+
+
+# --------------------------------------------------------------------------------- run_cell
+def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
+    """Poison one training set (regime, seed), train every width on it, one row per width.
+
+    The data subsample, validation split, poisoner and per-width initializations are drawn from
+    seeds derived in a fixed order from `cell.seed`, so the regimes of one seed share them (paired
+    comparisons). Rows: width, clean test / poisoned validation / poisoned training accuracy at
+    the early-stopped epoch, epochs, seconds, and what the poison spent.
+    """
+    family, regime = str(cell["family"]), str(cell["regime"])
+    n, dtype, device = int(cell["n_train"]), ctx.dtype, ctx.device
+    seeds = torch.randint(0, 2**62, (5,), generator=ctx.generator(cell.seed)).tolist()
+    seed_data, seed_split, seed_poisoner, seed_flip, seed_models = seeds
+
+    train_pixels, test_pixels, y_all, y_test = _subsample(cell, seed_data, ctx.data_dir)
+    scale = 1.0 if family == "conv" else 1.0 / float(train_pixels.double().norm(dim=1).mean())
+    X_all = _inputs(family, train_pixels, int(cell["ntk_dim"])).to(device, dtype)
+    X_test = _inputs(family, test_pixels, int(cell["ntk_dim"])).to(device, dtype)
+    y_all, y_test = y_all.to(device), y_test.to(device)
+    n_val = max(1, round(float(cell["val_fraction"]) * n))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed_split)).to(device)
+    fit_idx, val_idx = order[n_val:], order[:n_val]
+    training = _Training.from_cell(cell, family)
+
+    info: dict[str, Any] = {
+        "input_scale": scale,
+        "poison_budget": 0.0,
+        "poison_spent": 0.0,
+        "poison_spent_max": 0.0,
+        "poison_mean_norm": 0.0,
+        "poisoner_test_accuracy": math.nan,
+        "poisoner_accuracy_before": math.nan,
+        "poisoner_accuracy_after": math.nan,
+        "flip_rate": 0.0,
+    }
+    X_poisoned, y_poisoned = X_all, y_all
+    start = time.perf_counter()
+    if regime in ("A", "B"):
+        generator = torch.Generator().manual_seed(seed_poisoner)
+        poisoner = _new_model(family, int(cell["poison_width"]), X_all.shape[1], generator)
+        poisoner = poisoner.to(device, dtype)
+        fitted = training.fit(
+            poisoner, X_all[fit_idx], y_all[fit_idx], X_all[val_idx], y_all[val_idx], generator
+        )
+        budget: DataBudget = (
+            L21.from_C(float(cell["C"]) * scale, n)
+            if regime == "A"
+            else L2Inf(float(cell["B"]) * scale)
+        )
+        poison = clean_label(
+            fitted.model,
+            X_all,
+            y_all,
+            budget,
+            loss=cell["poison_loss"],
+            steps=int(cell["poison_steps"]),
+        )
+        X_poisoned = poison.x
+        norms = poison.record.norms
+        info |= {
+            "poison_budget": poison.record.given,
+            "poison_spent": poison.record.spent,
+            "poison_spent_max": poison.record.spent_max,
+            "poison_mean_norm": float(norms.mean()),
+            "poisoner_test_accuracy": _accuracy(fitted.model, X_test, y_test),
+            "poisoner_accuracy_before": float(poison.accuracy[0]),
+            "poisoner_accuracy_after": float(poison.accuracy[-1]),
+        }
+    elif regime == "C":
+        flips = label_flip(
+            y_all,
+            float(cell["beta"]),
+            num_classes=NUM_CLASSES,
+            generator=torch.Generator().manual_seed(seed_flip),
+        )
+        y_poisoned = flips.y
+        info["flip_rate"] = flips.rate
+    info["poison_seconds"] = time.perf_counter() - start
+
+    rows = []
+    for m in cell["widths"]:
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(seed_models + int(m))
+        model = _new_model(family, int(m), X_all.shape[1], generator).to(device, dtype)
+        fitted = training.fit(
+            model,
+            X_poisoned[fit_idx],
+            y_poisoned[fit_idx],
+            X_poisoned[val_idx],
+            y_poisoned[val_idx],
+            generator,
+        )
+        rows.append(
+            {
+                "width": int(m),
+                "test_accuracy": _accuracy(fitted.model, X_test, y_test),
+                "val_accuracy": fitted.val_accuracy,
+                "train_accuracy": fitted.train_accuracy,
+                "best_epoch": fitted.best_epoch,
+                "epochs_run": fitted.epochs_run,
+                "n_fit": int(fit_idx.numel()),
+                "n_val": int(val_idx.numel()),
+                "seconds": time.perf_counter() - start,
+                **info,
+            }
+        )
+        logger.info(
+            "%s regime %s seed %d m=%d: test accuracy %.4f (%d epochs, %.1f s)",
+            family,
+            regime,
+            cell.seed,
+            m,
+            rows[-1]["test_accuracy"],
+            fitted.epochs_run,
+            rows[-1]["seconds"],
+        )
+    return rows
+
+
+@functools.lru_cache(maxsize=4)
+def _images(
+    split: Literal["train", "test"], kind: Literal["mnist", "fashion-mnist"], data_dir: Path | None
+) -> tuple[Tensor, Tensor]:
+    """All images (N, 784) in [0, 1] and labels (N,) of one split, loaded once per process."""
+    ds = load_mnist(split, kind=kind, data_dir=data_dir)
+    return ds.x, ds.y
+
+
+def _subsample(
+    cell: Cell, seed: int, data_dir: Path | None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Training and test pixels (n, 784) and labels drawn without replacement from `seed`."""
+    kind: Literal["mnist", "fashion-mnist"] = "fashion-mnist"
+    if cell["dataset"] == "mnist":
+        kind = "mnist"
+    x_train, y_train = _images("train", kind, data_dir)
+    x_test, y_test = _images("test", kind, data_dir)
+    generator = torch.Generator().manual_seed(seed)
+    train = torch.randperm(x_train.shape[0], generator=generator)[: int(cell["n_train"])]
+    test = torch.randperm(x_test.shape[0], generator=generator)[: int(cell["n_test"])]
+    return x_train[train], x_test[test], y_train[train], y_test[test]
+
+
+def _inputs(family: str, pixels: Tensor, ntk_dim: int) -> Tensor:
+    """Model inputs: raw pixels for the conv net, downsampled unit-norm rows for ntk nets."""
+    if family == "conv":
+        return pixels
+    return unit_norm(downsample(pixels, ntk_dim))
+
+
+def _new_model(family: str, width: int, dim: int, generator: torch.Generator) -> nn.Module:
+    """A fresh ntk two-layer net (K = 10 outputs, E = 1) or the paper's conv net of width m."""
+    if family == "ntk":
+        return TwoLayerNet.ntk(1, width, dim, outputs=NUM_CLASSES, generator=generator)
+    return PaperConvNet(width, NUM_CLASSES, generator=generator)
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, X: Tensor, y: Tensor) -> float:
+    return float(evaluate(model, X, y, loss="ce")[1][0])
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """A model restored to its best validation epoch, with what early stopping saw."""
+
+    model: nn.Module
+    val_accuracy: float
+    train_accuracy: float
+    best_epoch: int
+    epochs_run: int
+
+
+class _Training:
+    """Minibatch SGD on cross-entropy (no momentum, no weight decay) with early stopping."""
+
+    def __init__(self, lr: float, batch_size: int, max_epochs: int, patience: int) -> None:
+        self.lr, self.batch_size = lr, batch_size
+        self.max_epochs, self.patience = max_epochs, patience
+
+    @classmethod
+    def from_cell(cls, cell: Cell, family: str) -> _Training:
+        lr = float(cell["lr_conv"] if family == "conv" else cell["lr_ntk"])
+        return cls(lr, int(cell["batch_size"]), int(cell["max_epochs"]), int(cell["patience"]))
+
+    def fit(
+        self,
+        model: nn.Module,
+        X: Tensor,
+        y: Tensor,
+        X_val: Tensor,
+        y_val: Tensor,
+        generator: torch.Generator,
+    ) -> _Fitted:
+        """Train epoch by epoch (reshuffled from `generator`); keep the best validation epoch.
+
+        Stops after `patience` epochs without a strictly better validation accuracy or after
+        `max_epochs`; the returned model holds the parameters of the best epoch.
+        """
+        best_val, best_train, best_epoch = -1.0, math.nan, 0
+        best_state: list[Tensor] = []
+        epoch = 0
+        for epoch in range(1, self.max_epochs + 1):
+            model, trace = sgd(
+                model,
+                X,
+                y,
+                loss="ce",
+                lr=self.lr,
+                batch_size=self.batch_size,
+                epochs=1,
+                generator=generator,
+                inplace=True,
+            )
+            val = _accuracy(model, X_val, y_val)
+            if val > best_val:
+                best_val, best_train, best_epoch = val, float(trace.accuracy[-1, 0]), epoch
+                best_state = [p.detach().clone() for p in model.parameters()]
+            elif epoch - best_epoch >= self.patience:
+                break
+            if not math.isfinite(float(trace.loss[-1, 0])):
+                logger.warning("training diverged at epoch %d (lr %g)", epoch, self.lr)
+                break
+        with torch.no_grad():
+            for p, best in zip(model.parameters(), best_state, strict=True):
+                p.copy_(best)
+        return _Fitted(model, best_val, best_train, best_epoch, epoch)
+
+
+def estimate_memory(config: Config) -> int:
+    """Peak bytes of one cell: data copies, the widest model's weights and one eval chunk."""
+    images = 4 * (config.n_train * 784 * 4 + config.n_test * 784 * 2)
+    m = max(config.widths)
+    chunk = 4096
+    per_model = 0
+    for family in config.family:
+        if family == "ntk":
+            weights = m * config.ntk_dim + NUM_CLASSES * m
+            per_model = max(per_model, 4 * (7 * weights + 3 * chunk * m))
+        else:
+            weights = 320 * m + NUM_CLASSES * m + 5_000
+            activations = chunk * (10 * 24 * 24 + 20 * 8 * 8 + 3 * m)
+            per_model = max(per_model, 4 * (7 * weights + 2 * activations))
+    return images + per_model
+
+
+# ----------------------------------------------------------------------------------- theory
+def _relative(budget: float, config: Config) -> float:
+    """A pixel budget as a fraction of the mean image norm: the budget on unit-norm inputs."""
+    return budget / MEAN_PIXEL_NORM[config.dataset]
+
+
+def theory(config: Config) -> dict[str, Any]:
+    """Theorems 3.1-3.3 width ranges at these budgets (gamma, constants 1) and Figure 3's claims.
+
+    The theorems are for binary labels and ||x|| = 1; budgets are converted to unit-norm inputs
+    by the data set's mean pixel norm. n is the number of poisoned training samples.
+    """
+    n = config.n_train
+    d = config.ntk_dim
+    C_rel, B_rel = _relative(config.C, config), _relative(config.B, config)
+    # Regime A bounds only the total: one sample may carry all of S, so its per-sample B is S.
+    guarantees = {
+        "A": theory_poisoning.regime_a(
+            n, C=C_rel, B=C_rel * math.sqrt(n), d=d, gamma=config.gamma, delta=config.delta
+        ),
+        "B": theory_poisoning.regime_b(n, B=B_rel, d=d, gamma=config.gamma, delta=config.delta),
+        "C": theory_poisoning.regime_c(n, beta=config.beta, gamma=config.gamma, delta=config.delta),
+    }
+    out: dict[str, Any] = {
+        "predicted_shape": {
+            "clean": "non-decreasing in width",
+            "A": "inverted U",
+            "B": "inverted U",
+            "C": "inverted U",
+        },
+        "paper_figure_3": PAPER_FIGURE_3,
+        "mean_pixel_norm": MEAN_PIXEL_NORM[config.dataset],
+        "C_unit_norm": C_rel,
+        "B_unit_norm": B_rel,
+        "error_rate_exponent_in_n": dict(theory_poisoning.RATE_EXPONENT),
+        "width_upper_bound_scaling": {
+            "A": "m <~ n polylog(n) / (gamma^4 S^2), S = C sqrt(n)",
+            "B": "B <~ 1 / sqrt(m d): m <~ 1 / (B^2 d)",
+            "C": "beta <~ 1/m: m <~ 1 / beta",
+        },
+    }
+    for regime, g in guarantees.items():
+        out[f"regime_{regime}"] = {
+            "width_low": g.width.low,
+            "width_high": g.width.high if math.isfinite(g.width.high) else None,
+            "budget": g.budget,
+            "budget_limit": g.budget_limit if math.isfinite(g.budget_limit) else None,
+            "budget_ok": g.budget_ok,
+            "admissible": g.admissible,
+            "widths_in_range": [m for m in config.widths if g.applies_at(m)],
+        }
+    return out
+
+
+# -------------------------------------------------------------------------------- summarize
+def _one_sided_p(values: np.ndarray, alternative: Literal["less", "greater"]) -> float:
+    """One-sample t-test p-value of mean(values) < 0 ('less') or > 0 ('greater')."""
+    values = np.asarray(values, dtype=float)
+    if values.size < 2:
+        return math.nan
+    if float(np.std(values)) == 0.0:
+        mean = float(np.mean(values))
+        hit = mean < 0 if alternative == "less" else mean > 0
+        return 0.0 if hit else 1.0
+    return float(stats.ttest_1samp(values, 0.0, alternative=alternative).pvalue)
+
+
+def shape_statistics(accuracy: np.ndarray, widths: np.ndarray) -> dict[str, Any]:
+    """Tests of an inverted U on accuracy (seeds, widths) against widths (ascending).
+
+    curvature: per-seed coefficient of t^2 in a least-squares quadratic in t = log10(m), its mean
+    and the one-sided t-test p-value that it is < 0 across seeds. peak: the width maximizing the
+    mean curve, and whether it is interior. vertex_interior: the mean curve's fitted quadratic
+    opens downward with its vertex strictly inside the width range. fall: accuracy at the peak
+    minus at the widest width, tested one-sided (> 0) on held-out seeds (peak chosen on the even
+    seeds, tested on the odd ones) when there are >= 6 seeds, on all seeds otherwise (then biased
+    towards a fall by the choice of the peak: `fall_held_out` says which). Raises ValueError for
+    fewer than 3 widths or mismatched shapes.
+    """
+    acc = np.asarray(accuracy, dtype=float)
+    t = np.log10(np.asarray(widths, dtype=float))
+    if acc.ndim != 2 or acc.shape[1] != t.size or t.size < 3:
+        raise ValueError(
+            f"need accuracy (seeds, widths) with >= 3 widths matching {t.size}, got {acc.shape}"
+        )
+    curvature = np.polyfit(t, acc.T, 2)[0]
+    mean = acc.mean(axis=0)
+    a, b, _ = np.polyfit(t, mean, 2)
+    vertex = -b / (2 * a) if a != 0 else math.nan
+    peak = int(np.argmax(mean))
+    seeds = acc.shape[0]
+    held_out = seeds >= 6
+    if held_out:
+        pick = int(np.argmax(acc[0::2].mean(axis=0)))
+        drops = acc[1::2, pick] - acc[1::2, -1]
+    else:
+        pick = peak
+        drops = acc[:, pick] - acc[:, -1]
+    fall_p = 1.0 if pick == t.size - 1 else _one_sided_p(drops, "greater")
+    return {
+        "seeds": seeds,
+        "curvature": float(curvature.mean()),
+        "curvature_p": _one_sided_p(curvature, "less"),
+        "peak_width": float(widths[peak]),
+        "peak_interior": 0 < peak < t.size - 1,
+        "vertex_interior": bool(a < 0 and t[0] < vertex < t[-1]),
+        "fall": float(mean[peak] - mean[-1]),
+        "fall_p": fall_p,
+        "fall_held_out": held_out,
+    }
+
+
+def _pivot(table: pd.DataFrame, family: str, regime: str) -> pd.DataFrame:
+    """Test accuracy (seeds, widths) of one (family, regime), complete rows only."""
+    rows = table[(table["family"] == family) & (table["regime"] == regime)]
+    if rows.empty:
+        return pd.DataFrame()
+    return rows.pivot_table(index="seed", columns="width", values="test_accuracy").dropna()
+
+
+def _inverted_u_verdict(family: str, regime: str, acc: pd.DataFrame) -> Verdict:
+    claim = (
+        f"{family} nets, regime {regime}: clean test accuracy is non-monotone in width "
+        "(inverted U, paper 001 Fig. 3)"
+    )
+    widths = np.asarray(acc.columns, dtype=float)
+    if acc.shape[0] < 3 or widths.size < 3:
+        return Verdict(
+            claim,
+            "inconclusive",
+            None,
+            None,
+            f"{acc.shape[0]} complete seeds and {widths.size} widths: the test needs >= 3 of each",
+        )
+    s = shape_statistics(acc.to_numpy(), widths)
+    detected = (s["curvature_p"] < ALPHA and s["peak_interior"] and s["vertex_interior"]) and s[
+        "fall_p"
+    ] < ALPHA
+    detail = (
+        f"curvature in log10 m {s['curvature']:.4g} (one-sided p = {s['curvature_p']:.3g}, "
+        f"{s['seeds']} seeds), mean curve peaks at m = {s['peak_width']:.0f} "
+        f"({'interior' if s['peak_interior'] else 'at an end'}), fall from peak to "
+        f"m = {widths[-1]:.0f}: {s['fall']:.4f} (p = {s['fall_p']:.3g}"
+        f"{', held-out seeds' if s['fall_held_out'] else ', same seeds: biased'}); "
+        f"predicted: curvature < 0, interior peak, significant fall at level {ALPHA}"
+    )
+    if detected:
+        return Verdict(claim, "consistent", s["curvature"], None, detail)
+    if widths[-1] < PAPER_FALL_WIDTH:
+        return Verdict(
+            claim,
+            "inconclusive",
+            s["curvature"],
+            None,
+            f"no inverted U detected, but the widest width {widths[-1]:.0f} is below "
+            f"{PAPER_FALL_WIDTH}, where the paper sees the fall; {detail}",
+        )
+    return Verdict(claim, "inconsistent", s["curvature"], None, detail)
+
+
+def _monotone_verdict(family: str, acc: pd.DataFrame) -> Verdict:
+    claim = f"{family} nets, clean training: test accuracy does not fall with width"
+    widths = np.asarray(acc.columns, dtype=float)
+    if acc.shape[0] < 3 or widths.size < 3:
+        return Verdict(
+            claim,
+            "inconclusive",
+            None,
+            0.0,
+            f"{acc.shape[0]} complete seeds and {widths.size} widths: need >= 3 of each",
+        )
+    s = shape_statistics(acc.to_numpy(), widths)
+    detail = (
+        f"mean curve peaks at m = {s['peak_width']:.0f}; fall to m = {widths[-1]:.0f}: "
+        f"{s['fall']:.4f} (one-sided p = {s['fall_p']:.3g}"
+        f"{', held-out seeds' if s['fall_held_out'] else ', same seeds: biased towards a fall'})"
+    )
+    if s["fall_p"] < ALPHA:
+        return Verdict(claim, "inconsistent", s["fall"], 0.0, detail)
+    return Verdict(claim, "consistent", s["fall"], 0.0, detail)
+
+
+def _poison_effect_verdict(
+    family: str, regime: str, acc: pd.DataFrame, clean: pd.DataFrame
+) -> Verdict:
+    claim = f"{family} nets, regime {regime}: poisoning lowers the clean test accuracy"
+    seeds = acc.index.intersection(clean.index)
+    widths = acc.columns.intersection(clean.columns)
+    if len(seeds) < 2 or len(widths) == 0:
+        return Verdict(claim, "inconclusive", None, None, "fewer than 2 seeds paired with clean")
+    drop = (clean.loc[seeds, widths] - acc.loc[seeds, widths]).mean(axis=1).to_numpy()
+    p = _one_sided_p(drop, "greater")
+    p_higher = _one_sided_p(drop, "less")
+    verdict: Literal["consistent", "inconsistent", "inconclusive"] = "inconclusive"
+    if p < ALPHA:
+        verdict = "consistent"
+    elif p_higher < ALPHA:
+        verdict = "inconsistent"
+    return Verdict(
+        claim,
+        verdict,
+        float(drop.mean()),
+        None,
+        f"clean minus poisoned accuracy averaged over widths {list(map(int, widths))}: "
+        f"{drop.mean():.4f} over {len(seeds)} paired seeds (one-sided p = {p:.3g} for a drop, "
+        f"{p_higher:.3g} for a gain, level {ALPHA})",
+    )
+
+
+def summarize(table: pd.DataFrame, config: Config) -> Summary:
+    """Per (family, regime): accuracy by width, the inverted-U test, poison effect and budgets."""
+    headline: dict[str, Any] = {
+        "width cap (this config)": max(config.widths),
+        "training samples n (poisoned, incl. validation)": config.n_train,
+    }
+    verdicts: list[Verdict] = []
+    for family in config.family:
+        clean = _pivot(table, family, "clean")
+        for regime in config.regime:
+            acc = _pivot(table, family, regime)
+            if acc.empty:
+                continue
+            key = f"{family}/{regime}"
+            headline[f"{key}: test accuracy by width (mean ± sd)"] = ", ".join(
+                f"m={int(m)}: {acc[m].mean():.3f}±{acc[m].std(ddof=1) if len(acc) > 1 else 0:.3f}"
+                for m in acc.columns
+            )
+            if acc.shape[1] >= 3:
+                s = shape_statistics(acc.to_numpy(), np.asarray(acc.columns, dtype=float))
+                headline[f"{key}: peak width"] = s["peak_width"]
+                headline[f"{key}: curvature in log10 m"] = s["curvature"]
+                headline[f"{key}: curvature p (one-sided, < 0)"] = s["curvature_p"]
+            rows = table[(table["family"] == family) & (table["regime"] == regime)]
+            if regime in ("A", "B"):
+                headline[f"{key}: poison spent / budget"] = float(
+                    rows["poison_spent"].mean() / max(rows["poison_budget"].mean(), 1e-300)
+                )
+                headline[f"{key}: poisoner accuracy on its data before -> after"] = (
+                    f"{rows['poisoner_accuracy_before'].mean():.3f} -> "
+                    f"{rows['poisoner_accuracy_after'].mean():.3f}"
+                )
+            if regime == "C":
+                headline[f"{key}: flip rate"] = float(rows["flip_rate"].mean())
+            if regime == "clean":
+                verdicts.append(_monotone_verdict(family, acc))
+            else:
+                verdicts.append(_inverted_u_verdict(family, regime, acc))
+                if not clean.empty:
+                    verdicts.append(_poison_effect_verdict(family, regime, acc, clean))
+    return Summary(headline=headline, verdicts=verdicts)
+
+
+# ---------------------------------------------------------------------------------- figures
+_COLORS = {"clean": "tab:green", "A": "tab:blue", "B": "tab:orange", "C": "tab:red"}
+_LABELS = {
+    "clean": "clean",
+    "A": r"A: $\sum_i\|\delta_i\| \leq C\sqrt{n}$",
+    "B": r"B: $\|\delta_i\| \leq B$",
+    "C": r"C: label shift, prob. $\beta$",
+}
+_TITLES = {"ntk": "two-layer ntk nets (Thms 3.1-3.3)", "conv": "paper's conv net (Fig. 3)"}
+
+
+def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
+    """Clean test accuracy against width m per family (mean and +-1 sd over seeds, as Fig. 3).
+
+    Theory overlay: the theorems' width lower bound (gamma and constants as configured) and
+    each regime's upper bound, drawn where they fall inside the plotted widths.
+    """
+    families = [f for f in config.family if (table["family"] == f).any()]
+    fig, axes = new_figure(max(1, len(families)), width=5.4, height=4.0)
+    axes_list = list(np.atleast_1d(axes))
+    predictions = theory(config)
+    lo, hi = min(config.widths), max(config.widths)
+    for ax, family in zip(axes_list, families, strict=False):
+        for regime in config.regime:
+            rows = table[(table["family"] == family) & (table["regime"] == regime)]
+            if rows.empty:
+                continue
+            s = mean_and_spread(rows, "width", "test_accuracy")
+            sd = s["std"].fillna(0.0)
+            plot_measured(
+                ax,
+                s["width"],
+                s["mean"],
+                low=s["mean"] - sd,
+                high=s["mean"] + sd,
+                label=_LABELS[regime],
+                color=_COLORS[regime],
+            )
+        marks = [("black", predictions["regime_A"]["width_low"], "Thm 3.1-3.3 lower bound")]
+        for bounded in ("A", "B", "C"):
+            if bounded in config.regime:
+                high = predictions[f"regime_{bounded}"]["width_high"]
+                label = f"Thm 3.{'ABC'.index(bounded) + 1} upper bound"
+                marks.append((_COLORS[bounded], high, label))
+        outside = []
+        for color, m, label in marks:
+            if m is not None and lo <= m <= hi:
+                plot_theory(ax, [m, m], [0.0, 1.0], label=label, color=color)
+            else:
+                shown = "none" if m is None else f"{m:.3g}"
+                outside.append(f"{label}: {shown}")
+        ax.set_xscale("log")
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlabel(r"width $m$")
+        ax.set_ylabel("clean test accuracy")
+        ax.set_title(f"{config.dataset.upper()}: {_TITLES[family]}", fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7, loc="lower right")
+        if outside:
+            ax.text(
+                0.02,
+                0.02,
+                f"theory bounds off the plot (gamma={config.gamma:g}, constants 1):\n"
+                + "\n".join(outside),
+                transform=ax.transAxes,
+                fontsize=6,
+                va="bottom",
+            )
+    fig.suptitle(
+        rf"paper 001 Fig. 3 protocol: $n$ = {config.n_train}, $C$ = {config.C:.4g}, "
+        rf"$B$ = {config.B:g}, $\beta$ = {config.beta:g}; mean $\pm$ sd over "
+        f"{table['seed'].nunique()} seeds",
+        fontsize=9,
+    )
+    return {"accuracy_vs_width": fig}

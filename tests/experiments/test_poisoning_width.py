@@ -1,0 +1,200 @@
+"""poisoning-width (paper 001 Fig. 3): the quick preset end to end, the shape test, the budgets."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from robustlab.experiments import Cell, CellContext, ConfigError, get_experiment
+from robustlab.experiments import poisoning_width as pw
+from robustlab.runner import run_experiment
+
+NAME = "poisoning-width"
+
+
+@pytest.fixture(scope="module")
+def quick(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The quick preset run once through the runner: its table, summary and config."""
+    experiment = get_experiment(NAME)
+    config = experiment.config("quick")
+    out = tmp_path_factory.mktemp("poisoning_width")
+    result = run_experiment(experiment, config, out=out, device="cpu", data_dir=data_dir)
+    table = pd.read_parquet(result.root / "results.parquet")
+    summary = json.loads((result.root / "summary.json").read_text())
+    return {"config": config, "table": table, "summary": summary, "result": result}
+
+
+def test_quick_has_one_row_per_cell_and_width(quick: dict[str, Any]) -> None:
+    config, table = quick["config"], quick["table"]
+    cells = pw.cells(config)
+    assert quick["result"].total == len(cells) == len(config.family) * len(config.regime) * 3
+    assert len(table) == len(cells) * len(config.widths)
+    counts = table.groupby(["family", "regime", "seed"])["width"].apply(sorted)
+    assert all(widths == config.widths for widths in counts)
+    assert table["test_accuracy"].between(0, 1).all()
+    # Every trained net beats chance (0.1) clearly from width 100 on.
+    assert (table.loc[table["width"] >= 100, "test_accuracy"] > 0.3).all()
+    assert (table["best_epoch"] >= 1).all()
+    assert (table["best_epoch"] <= table["epochs_run"]).all()
+    assert (table["epochs_run"] <= config.max_epochs).all()
+    assert (table["n_val"] == round(config.val_fraction * config.n_train)).all()
+
+
+def test_quick_budgets_are_respected_and_the_poison_works(quick: dict[str, Any]) -> None:
+    config, table = quick["config"], quick["table"]
+    n = config.n_train
+    a = table[table["regime"] == "A"]
+    # Budgets on unit-norm inputs: the pixel budget over this seed's mean pixel norm.
+    np.testing.assert_allclose(a["poison_budget"], config.C * a["input_scale"] * math.sqrt(n))
+    assert (a["poison_spent"] <= a["poison_budget"] * (1 + 1e-9)).all()
+    assert (a["poison_spent"] >= 0.99 * a["poison_budget"]).all()  # PGA uses what it may
+    b = table[table["regime"] == "B"]
+    np.testing.assert_allclose(b["poison_budget"], config.B * b["input_scale"])
+    assert (b["poison_spent_max"] <= b["poison_budget"] * (1 + 1e-9)).all()
+    # The mean pixel norm of MNIST is about 9.2: the scale is its inverse.
+    assert table["input_scale"].between(1 / 10.5, 1 / 8.0).all()
+    poisoned = table[table["regime"].isin(["A", "B"])]
+    assert (poisoned["poisoner_accuracy_after"] < poisoned["poisoner_accuracy_before"] - 0.3).all()
+    untouched = table[table["regime"].isin(["clean", "C"])]
+    assert (untouched["poison_spent"] == 0).all()
+    c = table[table["regime"] == "C"].drop_duplicates("seed")
+    tolerance = 4 * math.sqrt(config.beta * (1 - config.beta) / n)
+    assert (abs(c["flip_rate"] - config.beta) < tolerance).all()
+    assert (table.loc[table["regime"] != "C", "flip_rate"] == 0).all()
+
+
+def test_quick_summary_has_a_verdict_per_claim_and_a_figure(quick: dict[str, Any]) -> None:
+    config, summary = quick["config"], quick["summary"]
+    claims = [v["claim"] for v in summary["verdicts"]]
+    for regime in ("A", "B", "C"):
+        assert any(f"regime {regime}: clean test accuracy is non-monotone" in c for c in claims)
+        assert any(f"regime {regime}: poisoning lowers" in c for c in claims)
+    assert any("clean training" in c for c in claims)
+    for verdict in summary["verdicts"]:
+        assert set(verdict) == {"claim", "verdict", "measured", "predicted", "reason"}
+        assert verdict["verdict"] in ("consistent", "inconsistent", "inconclusive")
+        if "non-monotone" in verdict["claim"] and verdict["verdict"] == "inconclusive":
+            assert str(max(config.widths)) in verdict["reason"] or "needs" in verdict["reason"]
+    assert summary["headline"]["width cap (this config)"] == max(config.widths)
+    assert summary["predictions"]["paper_figure_3"]["C"] == 700.0
+    assert (quick["result"].root / "figures" / "accuracy_vs_width.png").stat().st_size > 10_000
+
+
+def _synthetic(curve: np.ndarray, seeds: int, noise: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return curve[None, :] + noise * rng.standard_normal((seeds, curve.size))
+
+
+WIDTHS = np.array([10.0, 100.0, 1e3, 1e4, 1e5])
+
+
+def test_shape_statistics_detect_an_inverted_u_and_not_a_saturating_rise() -> None:
+    bump = np.array([0.5, 0.8, 0.9, 0.85, 0.7])
+    s = pw.shape_statistics(_synthetic(bump, 8, 0.01), WIDTHS)
+    assert s["curvature"] < 0 and s["curvature_p"] < 1e-3
+    assert s["peak_interior"] and s["vertex_interior"] and s["fall_held_out"]
+    assert s["peak_width"] == 1e3 and s["fall_p"] < 1e-3
+    # A rise that saturates is concave too, but its peak is the widest width: no fall.
+    rise = 0.9 - 0.4 / WIDTHS**0.5
+    s = pw.shape_statistics(_synthetic(rise, 8, 0.001), WIDTHS)
+    assert s["curvature_p"] < 0.05
+    assert s["peak_width"] == 1e5 and not s["peak_interior"] and s["fall_p"] == 1.0
+    with pytest.raises(ValueError, match="3 widths"):
+        pw.shape_statistics(np.zeros((3, 2)), WIDTHS[:2])
+
+
+def test_verdicts_follow_the_tests() -> None:
+    def frame(acc: np.ndarray, widths: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(acc, index=range(acc.shape[0]), columns=widths)
+
+    bump = frame(_synthetic(np.array([0.5, 0.8, 0.9, 0.85, 0.7]), 6, 0.01), WIDTHS)
+    assert pw._inverted_u_verdict("ntk", "A", bump).verdict == "consistent"
+    rise = frame(_synthetic(0.9 - 0.4 / WIDTHS**0.5, 6, 0.002), WIDTHS)
+    assert pw._inverted_u_verdict("ntk", "A", rise).verdict == "inconsistent"
+    short = rise.iloc[:, :3]
+    verdict = pw._inverted_u_verdict("ntk", "A", short)
+    assert verdict.verdict == "inconclusive" and "1000" in verdict.reason
+    assert pw._inverted_u_verdict("ntk", "A", rise.iloc[:2]).verdict == "inconclusive"
+    assert pw._monotone_verdict("ntk", rise).verdict == "consistent"
+    assert pw._monotone_verdict("ntk", bump).verdict == "inconsistent"
+    lower = rise - 0.05
+    assert pw._poison_effect_verdict("ntk", "A", lower, rise).verdict == "consistent"
+    assert pw._poison_effect_verdict("ntk", "A", rise + 0.05, rise).verdict == "inconsistent"
+    assert pw._poison_effect_verdict("ntk", "A", rise, rise).verdict == "inconclusive"
+
+
+def test_config_refuses_bad_widths_and_dims() -> None:
+    experiment = get_experiment(NAME)
+    with pytest.raises(ConfigError, match="widths"):
+        experiment.config("quick", {"widths": [10, 10]})
+    with pytest.raises(ConfigError, match="ntk_dim"):
+        experiment.config("quick", {"ntk_dim": 100})
+    assert experiment.config("quick", {"widths": [100, 10]}).widths == [10, 100]  # type: ignore[attr-defined]
+    assert experiment.config("paper").widths == [10, 100, 1000, 10_000, 100_000]  # type: ignore[attr-defined]
+
+
+def _tiny_cell(family: str, regime: str, seed: int = 3) -> Cell:
+    config = get_experiment(NAME).config(
+        "quick",
+        {
+            "family": [family],
+            "regime": [regime],
+            "widths": [10, 20],
+            "n_train": 120,
+            "n_test": 50,
+            "poison_steps": 3,
+            "max_epochs": 2,
+            "batch_size": 32,
+        },
+    )
+    (cell,) = [c for c in pw.cells(config) if c.seed == 0]  # type: ignore[arg-type]
+    return Cell({**cell.to_dict(), "seed": seed})
+
+
+def test_run_cell_is_a_pure_function_of_the_cell(data_dir: Path) -> None:
+    ctx = CellContext(data_dir=data_dir)
+    cell = _tiny_cell("ntk", "A")
+    first, second = pw.run_cell(cell, ctx), pw.run_cell(cell, ctx)
+    drop = {"seconds", "poison_seconds"}
+    strip = [{k: v for k, v in row.items() if k not in drop} for row in first]
+    assert strip == [{k: v for k, v in row.items() if k not in drop} for row in second]
+    assert [row["width"] for row in first] == [10, 20]
+
+
+def test_conv_family_poisons_through_autograd_within_budget(data_dir: Path) -> None:
+    rows = pw.run_cell(_tiny_cell("conv", "B"), CellContext(data_dir=data_dir))
+    assert [row["width"] for row in rows] == [10, 20]
+    for row in rows:
+        assert row["input_scale"] == 1.0  # the conv net sees raw pixels and pixel budgets
+        assert row["poison_budget"] == 2.5
+        assert 0 < row["poison_spent_max"] <= 2.5 * (1 + 1e-9)
+        assert row["poisoner_accuracy_after"] <= row["poisoner_accuracy_before"]
+
+
+@pytest.mark.parametrize("kind", ["mnist", pytest.param("fashion-mnist", marks=pytest.mark.slow)])
+def test_mean_pixel_norm_constant_matches_the_data(data_dir: Path, kind: str) -> None:
+    if not (data_dir / kind).is_dir():
+        pytest.skip(f"no local {kind} copy")
+    x, _ = pw._images("train", kind, data_dir)  # type: ignore[arg-type]
+    assert float(x.to(torch.float64).norm(dim=1).mean()) == pytest.approx(
+        pw.MEAN_PIXEL_NORM[kind], abs=1e-3
+    )
+
+
+def test_theory_reports_the_theorems_ranges_at_the_papers_budgets() -> None:
+    config = get_experiment(NAME).config("paper")
+    predictions = pw.theory(config)  # type: ignore[arg-type]
+    json.dumps(predictions)
+    # At C = 700, B = 2.5, beta = 0.3 no theorem applies at any width even with gamma = 1.
+    for regime in ("A", "B", "C"):
+        assert predictions[f"regime_{regime}"]["widths_in_range"] == []
+    assert predictions["regime_A"]["width_low"] > 1
+    assert predictions["B_unit_norm"] == pytest.approx(2.5 / 9.2147)
+    assert pw.estimate_memory(config) > 4 * 100_000 * 784  # at least the widest ntk net  # type: ignore[arg-type]
