@@ -185,7 +185,9 @@ def minimal_gradient_step(
     Paper 002 section 5.1 (Figs. 2, 3, 7) and paper 003 (Bubeck et al., eq. (5)), per sample
     and ensemble member. x: (n, *shape), or (E, n, d) for an ensemble; one-logit models only.
     Exact for ReLU / leaky-ReLU / identity `TwoLayerNet`s (first zero crossing of the piecewise-
-    linear profile, no bound needed: the ray is analysed to infinity). Otherwise a scan of
+    linear profile, no bound needed: the ray is analysed to infinity; the root is then pushed
+    past zero by a few machine epsilons, relative, until the model evaluates to the opposite
+    sign in its own precision beyond rounding noise). Otherwise a scan of
     `scan_points` steps on (0, bound] and bisection to relative width `rtol`; the bound is
     `max_eta` or, when None, 100 |f(x)| / ||grad f(x)||^2 (100 times the linearized step).
     Where no flip exists within the bound (or f(x) = 0 or grad f(x) = 0): eta = inf (with the
