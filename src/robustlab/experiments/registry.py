@@ -36,6 +36,7 @@ class Entry:
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("toy-sphere-norms", "robustlab.experiments.toy", hidden=True),
+    Entry("neurotron-poisoning", "robustlab.experiments.neurotron_poisoning"),
     Entry("poisoning-loss", "robustlab.experiments.poisoning_loss"),
     Entry("poisoning-sample-size", "robustlab.experiments.poisoning_sample_size"),
     Entry("poisoning-width", "robustlab.experiments.poisoning_width"),
