@@ -532,8 +532,8 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
     paper_c = PAPER_PER_SAMPLE * root_n
     ax.axvline(paper_c, color="gray", linestyle=":", linewidth=1)
     ax.annotate(
-        "paper's C=800 (S/n=3.27)",
-        (paper_c, 0.02),
+        " paper's C = 800 at n = 60000",
+        (paper_c, 0.93),
         xycoords=("data", "axes fraction"),
         fontsize=7,
         color="gray",

@@ -671,7 +671,8 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
                 ax.axvline(C**2, color=colors[C], linestyle=":", linewidth=1)
         positive = means[means["mean"] > 0]
         if column == "excess_loss" and not positive.empty:
-            anchor = positive.sort_values("n").iloc[-1]
+            lowest = positive[positive["C"] == positive["C"].min()]
+            anchor = lowest.sort_values("n").iloc[-1]
             ref = float(anchor["mean"]) * (sizes / float(anchor["n"])) ** -0.5
             plot_theory(ax, sizes, ref, label=r"$\propto n^{-1/2}$ (Thm 2.2)")
         loglog(ax, xlabel=r"sample size $n$", ylabel=label)
