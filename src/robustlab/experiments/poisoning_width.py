@@ -151,7 +151,10 @@ class Config(ExperimentConfig):
     batch_size: int = Field(default=128, ge=1, description="SGD minibatch size (paper: 128)")
     max_epochs: int = Field(default=30, ge=1, description="epochs at most per training run")
     patience: int = Field(
-        default=3, ge=1, description="early stopping: epochs without a better validation accuracy"
+        default=5,
+        ge=1,
+        description="early stopping: epochs without a better validation accuracy (the best "
+        "epoch is restored; patience >= max_epochs only selects the best epoch)",
     )
     gamma: float = Field(
         default=1.0,
@@ -201,7 +204,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "C": 700.0 * math.sqrt(2000 / 60_000),
         "poison_steps": 10,
         "max_epochs": 2,
-        "patience": 1,
+        "patience": 2,
         "seeds": 3,
     },
     "paper": {
@@ -216,7 +219,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "beta": 0.3,
         "poison_steps": 50,
         "max_epochs": 30,
-        "patience": 3,
+        "patience": 5,
         "seeds": 50,
     },
 }
