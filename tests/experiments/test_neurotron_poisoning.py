@@ -311,3 +311,11 @@ def test_bound_is_checked_where_it_is_informative(tmp_path: Path) -> None:
     bound = next(v for v in summary["verdicts"] if "Theorem II.1's bound" in v["claim"])
     assert bound["verdict"] == "consistent"
     assert bound["measured"] <= bound["predicted"]
+
+
+def test_field_defaults_print_as_json() -> None:
+    """`robustlab show` prints every default as JSON, the structured input laws included."""
+    fields = {f.name: f.default for f in get_experiment(NAME).fields()}
+    assert json.loads(json.dumps(fields["distributions"]))[3]["df"] == 4.0
+    for value in fields.values():
+        json.dumps(value)

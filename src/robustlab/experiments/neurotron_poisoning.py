@@ -135,11 +135,16 @@ PAPER_DISTRIBUTIONS: list[dict[str, Any]] = [
 """The later version's four simulations: input law, n and eta."""
 
 
+def _paper_distributions() -> list[Any]:
+    """Plain dicts (validated into InputLaw), so that `robustlab show` prints them as JSON."""
+    return [dict(law) for law in PAPER_DISTRIBUTIONS]
+
+
 class Config(ExperimentConfig):
     """Input laws, oracles, learners, the theta and beta grids, the net and the run length."""
 
     distributions: list[InputLaw] = Field(
-        default_factory=lambda: [InputLaw(**law) for law in PAPER_DISTRIBUTIONS],
+        default_factory=_paper_distributions,
         min_length=1,
         description="input laws, each {name, family, scale, df, dim, eta} (swept)",
     )
