@@ -15,7 +15,7 @@ from scipy import stats
 from robustlab.data.synthetic import schmidt_gaussian
 from robustlab.experiments import get_experiment
 from robustlab.experiments.base import CellContext
-from robustlab.experiments.robust_sample_complexity import crossing
+from robustlab.experiments.robust_sample_complexity import crossing, predicted_n_half
 from robustlab.runner import run_experiment
 
 NAME = "robust-sample-complexity"
@@ -108,6 +108,15 @@ def test_gaussian_errors_match_a_direct_attack_on_test_points() -> None:
         assert abs(wrong.mean() - row["error_mean"]) <= 5 * se + 1e-4
 
 
+def test_closed_form_n_half() -> None:
+    assert predicted_n_half(0.5, 1e4, 0.5) == pytest.approx(
+        (2 / math.pi) * 0.25 * 0.25 * 100 / (1 - 0.5 / math.pi)
+    )
+    assert predicted_n_half(2.0, 1e4, 0.5) == math.inf
+    with pytest.raises(ValueError):
+        predicted_n_half(-1.0, 1e4, 0.5)
+
+
 def test_crossing_interpolates_in_probit_and_log_n() -> None:
     n = [1, 2, 4]
     assert crossing(n, [0.9, 0.5, 0.1], 0.5) == pytest.approx(2.0)
@@ -124,7 +133,7 @@ def test_summary_verdicts_and_figures(quick: dict[str, Any]) -> None:
     for verdict in summary["verdicts"]:
         assert set(verdict) == {"claim", "verdict", "measured", "predicted", "reason"}
     by_claim = {v["claim"]: v for v in summary["verdicts"]}
-    assert len(by_claim) == 8
+    assert len(by_claim) == 9
     single = by_claim[
         "Gaussian: standard error of w = y x from one sample <= 1% (sigma = c1 d^{1/4})"
     ]
@@ -132,6 +141,10 @@ def test_summary_verdicts_and_figures(quick: dict[str, Any]) -> None:
     exponent = next(v for c, v in by_claim.items() if "grows like sqrt(d)" in c)
     assert exponent["verdict"] == "consistent"
     assert abs(exponent["measured"] - 0.5) < 0.15
+    closed = next(v for c, v in by_claim.items() if "(2/pi)" in c)
+    assert closed["verdict"] == "consistent"
+    ratios = summary["headline"]["gaussian_n_half_over_closed_form"]
+    assert len(ratios) >= 5 and all(0.8 < r < 1.25 for r in ratios.values())
     headline = summary["headline"]
     assert headline["bernoulli_thresholded_robust_error_n1"] <= 0.01
     assert max(headline["bernoulli_linear_robust_error_n1"].values()) > 0.5

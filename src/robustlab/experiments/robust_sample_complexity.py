@@ -297,6 +297,21 @@ def _lower(eps: float, d: float, c: float) -> float:
     return robust_sample_complexity_lower(eps, d, c=c)
 
 
+def predicted_n_half(eps: float, d: float, sigma_coef: float) -> float:
+    """n at which w = sum_i y_i x_i has robust error 1/2, large-d limit (module docstring).
+
+    (2/pi) c1^2 eps^2 sqrt(d) / (1 - 2 eps^2 / pi) for theta* with i.i.d. Gaussian-like
+    coordinates, sigma = c1 d^{1/4}; infinite when 2 eps^2 / pi >= 1. Raises ValueError for
+    eps < 0 or d <= 0.
+    """
+    if eps < 0 or d <= 0:
+        raise ValueError(f"need eps >= 0 and d > 0, got eps={eps}, d={d}")
+    rho = 2.0 * eps**2 / math.pi
+    if rho >= 1:
+        return math.inf
+    return rho * sigma_coef**2 * math.sqrt(d) / (1.0 - rho)
+
+
 def theory(config: Config) -> dict[str, Any]:
     """Bounds of eqs. (16)-(18) per (d, eps), the predicted exponents, the paper's statements."""
     gaussian = {}
@@ -307,6 +322,9 @@ def theory(config: Config) -> dict[str, Any]:
             "robust_error_lower_bound": robust_error_lower_bound(d),
             "n_upper": {str(e): _upper(e, d, config.c_upper) for e in config.eps},
             "n_lower": {str(e): _lower(e, d, config.c_lower) for e in config.eps},
+            "n_half_closed_form": {
+                str(e): predicted_n_half(e, d, config.sigma_coef) for e in config.eps
+            },
         }
     bernoulli = {
         str(d): {
@@ -491,6 +509,8 @@ def _gaussian_verdicts(
             name="gaussian_exponent_in_d_by_eps",
         )
     )
+    if config.target_error == 0.5:
+        verdicts.append(_closed_form_verdict(points, config, headline))
     # At large d, n_target ~ eps^2 / (1 - 2 eps^2 / pi): the local slope in eps exceeds 2 a
     # little at the larger budgets, hence the wider tolerance.
     verdicts.append(
@@ -505,6 +525,28 @@ def _gaussian_verdicts(
         )
     )
     return verdicts
+
+
+def _closed_form_verdict(
+    points: dict[tuple[int, float], float], config: Config, headline: dict[str, Any]
+) -> Verdict:
+    """Measured n at robust error 1/2 against the large-d closed form, within 20%."""
+    claim = "Gaussian: n at robust error 1/2 equals (2/pi) c1^2 eps^2 sqrt(d) / (1 - 2 eps^2/pi)"
+    ratios = {
+        f"d={d},eps={eps:g}": value / predicted_n_half(eps, d, config.sigma_coef)
+        for (d, eps), value in points.items()
+    }
+    headline["gaussian_n_half_over_closed_form"] = ratios
+    if not ratios:
+        return Verdict(claim, "inconclusive", None, 1.0, "no resolved crossing at 1/2")
+    worst = max(ratios.values(), key=lambda r: abs(math.log(r)))
+    reason = (
+        f"measured / predicted over {len(ratios)} (d, eps): "
+        f"{min(ratios.values()):.3g} to {max(ratios.values()):.3g} (allowed 1/1.2 to 1.2)"
+    )
+    if abs(math.log(worst)) <= math.log(1.2):
+        return Verdict(claim, "consistent", worst, 1.0, reason)
+    return Verdict(claim, "inconsistent", worst, 1.0, reason)
 
 
 def _bernoulli_verdicts(
@@ -632,6 +674,10 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
             upper_curve = [_upper(eps, float(d), config.c_upper) or math.nan for d in grid]
             label = r"$c'\epsilon^2\sqrt{d}$ (upper, eq. 17)" if first else "_nolegend_"
             plot_theory(ax, grid, upper_curve, label=label, color=color)
+        if config.target_error == 0.5:
+            closed = [predicted_n_half(eps, float(d), config.sigma_coef) for d in grid]
+            label = r"closed form of $w=\sum_i y_i x_i$" if first else "_nolegend_"
+            plot_theory(ax, grid, closed, label=label, linestyle="-.", color=color, linewidth=0.9)
         lower_curve = [_lower(eps, float(d), config.c_lower) for d in grid]
         label = r"$c\,\epsilon^2\sqrt{d}/\log d$ (lower, eq. 16)" if first else "_nolegend_"
         plot_theory(ax, grid, lower_curve, label=label, linestyle=":", color=color)
@@ -641,7 +687,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=rf"$n$ at robust error $\beta_r = {config.target_error:g}$",
         title="Gaussian model: robust sample complexity",
     )
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     out["gaussian_sample_complexity"] = fig
 
     if config.bernoulli_dims and bool((table["model"] == "bernoulli").any()):
