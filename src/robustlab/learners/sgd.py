@@ -64,6 +64,7 @@ def sgd(
     eval_data: tuple[Tensor, Tensor] | None = None,
     record_iterates: bool = False,
     inplace: bool = False,
+    diagnostics: bool = True,
 ) -> tuple[ModelT, TrainingTrace]:
     """Train the first layer by SGD on a margin loss; returns (trained model, trace).
 
@@ -82,6 +83,9 @@ def sgd(
     others go on; paper 002 section 5.1), `"project"` projects onto the ball after every step
     (paper 002 appendix Algorithm 1). Training ends after `epochs` passes, `max_steps` steps, or
     when every member is frozen. The input model is copied unless `inplace`.
+    `diagnostics=False` skips the passes over the whole training set at each record (trace
+    loss, accuracy and sign_changes are NaN; distance_from_init is kept): for very wide nets,
+    where one such pass costs as much as hundreds of steps and holds (E, 4096, m) activations.
     Raises ValueError for bad shapes, labels, losses or hyper-parameters.
     """
     return train_loop(
@@ -102,6 +106,7 @@ def sgd(
         eval_data=eval_data,
         record_iterates=record_iterates,
         inplace=inplace,
+        diagnostics=diagnostics,
     )
 
 
@@ -128,6 +133,7 @@ def train_loop(
     lr_factor: Callable[[int], float] | None = None,
     perturb: Perturbation | None = None,
     perturb_every: str = "batch",
+    diagnostics: bool = True,
 ) -> tuple[ModelT, TrainingTrace]:
     """The minibatch loop behind `sgd` and `adversarial_training`.
 
@@ -164,7 +170,7 @@ def train_loop(
     closed_form = _closed_form_kind(net, names)
     logger.debug("sgd: E=%d, n=%d, closed form=%s, params=%s", E, n, closed_form, names)
 
-    recorder = _Recorder(net, X, y, loss, eval_data, record_iterates, E)
+    recorder = _Recorder(net, X, y, loss, eval_data, record_iterates, E, diagnostics)
     active = torch.ones(E, dtype=torch.bool)
     updates = torch.zeros(E, dtype=torch.int64)
     step = 0
@@ -301,7 +307,14 @@ def _gradients(
         filled = [torch.zeros_like(p) if g is None else g for g, p in pairs]
         return filled, per_member.detach()
     with torch.no_grad():
-        logits = ensemble_logits(model(xb), b, binary=binary)
+        pre: Tensor | None = None
+        if isinstance(model, TwoLayerNet) and closed_form == "two_layer":
+            # W x is reused by param_grad: one product fewer per step.
+            pre = model.preactivation(xb)
+            out = model._readout(model.activation(pre))
+        else:
+            out = model(xb)
+        logits = ensemble_logits(out, b, binary=binary)
         ye = broadcast_labels(yb, logits.shape[0])
         if binary:
             yf = ye.to(logits.dtype)
@@ -315,7 +328,7 @@ def _gradients(
             batch_loss = losses.cross_entropy(logits, ye).mean(dim=1)
         if closed_form == "two_layer":
             assert isinstance(model, TwoLayerNet)
-            return [model.param_grad(xb, weights)], batch_loss
+            return [model.param_grad(xb, weights, preactivation=pre)], batch_loss
         assert isinstance(model, LinearModel)
         grad = model.param_grad(xb, weights)
         by_name = {"weight": grad.weight, "bias": grad.bias}
@@ -384,8 +397,10 @@ class _Recorder:
         eval_data: tuple[Tensor, Tensor] | None,
         record_iterates: bool,
         ensemble: int,
+        diagnostics: bool = True,
     ) -> None:
         self.model, self.X, self.y, self.loss = model, X, y, loss
+        self.diagnostics = diagnostics
         self.eval_data = eval_data
         self.record_iterates = record_iterates
         self.ensemble = ensemble
@@ -420,7 +435,10 @@ class _Recorder:
     @torch.no_grad()
     def record(self, step: int, lr: float) -> None:
         model, rows = self.model, self.rows
-        train_loss, train_acc = evaluate(model, self.X, self.y, loss=self.loss)
+        if self.diagnostics:
+            train_loss, train_acc = evaluate(model, self.X, self.y, loss=self.loss)
+        else:
+            train_loss = train_acc = torch.full((self.ensemble,), math.nan)
         rows["step"].append(torch.tensor(step))
         rows["lr"].append(torch.tensor(lr, dtype=torch.float64))
         rows["loss"].append(train_loss)
@@ -456,7 +474,7 @@ class _Recorder:
         return squares.sum().sqrt().reshape(1)
 
     def _sign_changes(self) -> Tensor:
-        if not isinstance(self.model, TwoLayerNet):
+        if not self.diagnostics or not isinstance(self.model, TwoLayerNet):
             return torch.full((self.ensemble,), math.nan)
         n = self.X.shape[0]
         total = torch.zeros(self.ensemble, dtype=torch.float64)

@@ -286,13 +286,16 @@ class TwoLayerNet(nn.Module):
         coef = self.activation.derivative(pre) * self._output_weights(direction, pre.shape[1])
         return torch.matmul(coef, self.W) * self.scale
 
-    def param_grad(self, x: Tensor, weights: Tensor | None = None) -> Tensor:
+    def param_grad(
+        self, x: Tensor, weights: Tensor | None = None, *, preactivation: Tensor | None = None
+    ) -> Tensor:
         """Closed-form gradient of sum_i weights_i f(x_i) with respect to W: (E, m, d).
 
         `weights` (n,) / (E, n), or (n, K) / (E, n, K) for K outputs; default all ones (K = 1).
         This is the whole first-layer update of SGD on a margin loss (weights = y l'(y f) / n).
+        `preactivation`: W x + b (E, n, m) already computed for this x (saves one product).
         """
-        pre = self.preactivation(x)
+        pre = self.preactivation(x) if preactivation is None else preactivation
         coef = self.activation.derivative(pre) * self._output_weights(weights, pre.shape[1])
         xe = x if x.ndim == 3 else x.unsqueeze(0).expand(self.ensemble, -1, -1)
         return torch.matmul(coef.transpose(1, 2), xe) * self.scale
