@@ -42,6 +42,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("poisoning-width", "robustlab.experiments.poisoning_width"),
     Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
     Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
+    Entry("lazy-single-step", "robustlab.experiments.lazy_single_step"),
     Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),
     Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
 )
