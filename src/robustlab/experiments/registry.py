@@ -45,6 +45,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("lazy-single-step", "robustlab.experiments.lazy_single_step"),
     Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),
     Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
+    Entry("reflected-grid", "robustlab.experiments.reflected_grid"),
+    Entry("reflected-adversarial-training", "robustlab.experiments.reflected_adversarial_training"),
+    Entry("multiclass-reflected", "robustlab.experiments.multiclass_reflected"),
 )
 
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

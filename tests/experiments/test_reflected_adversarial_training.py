@@ -1,0 +1,176 @@
+"""reflected-adversarial-training (paper 004 Table 1): quick preset on MNIST, attack helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import torch
+
+from robustlab.experiments import reflected_adversarial_training as experiment
+from robustlab.experiments.base import ConfigError
+from robustlab.experiments.registry import get_experiment
+from robustlab.models import TwoLayerNet
+from robustlab.runner import run_experiment
+
+NAME = "reflected-adversarial-training"
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
+    exp = get_experiment(NAME)
+    config = exp.config("quick")
+    out = tmp_path_factory.mktemp("reflected_at")
+    result = run_experiment(exp, config, out=out, preset="quick", data_dir=data_dir)
+    root = out / NAME
+    return {
+        "config": config,
+        "result": result,
+        "table": pd.read_parquet(root / "results.parquet"),
+        "summary": json.loads((root / "summary.json").read_text()),
+        "root": root,
+    }
+
+
+def _wide(table: pd.DataFrame) -> pd.DataFrame:
+    return table.pivot_table(
+        index=["training", "seed", "member"], columns="attack", values="robust_error"
+    )
+
+
+def test_rows_cover_every_training_member_and_attack(quick: dict[str, Any]) -> None:
+    config, table = quick["config"], quick["table"]
+    assert quick["result"].total == len(config.training) * len(config.seeds)
+    per_cell = config.members * (len(config.attacks) + 1)
+    assert len(table) == per_cell * len(config.training) * len(config.seeds)
+    assert set(table["attack"]) == {"clean", *config.attacks}
+
+
+def test_budgets_are_respected(quick: dict[str, Any]) -> None:
+    table = quick["table"]
+    attacked = table[table["attack"] != "clean"]
+    assert (attacked["max_norm"] <= attacked["budget"] * (1 + 1e-5)).all()
+    assert (attacked[attacked["attack_norm"] == "l2"]["budget"] == 2.0).all()
+    assert (attacked[attacked["attack_norm"] == "linf"]["budget"] == 0.1).all()
+
+
+def test_attacks_never_beat_the_clean_error_downwards(quick: dict[str, Any]) -> None:
+    table = quick["table"]
+    assert (table["robust_error"] >= table["clean_error"] - 1e-12).all()
+    assert (table["clean_error"] < 0.05).all()  # MNIST 0 vs 1 is nearly separable
+
+
+def test_sign_attacks_do_not_see_the_reflection(quick: dict[str, Any]) -> None:
+    """Both losses' gradients are negative multiples of y grad f: same signs, same iterates."""
+    wide = _wide(quick["table"])
+    pd.testing.assert_series_equal(wide["FGSM"], wide["R-FGSM"], check_names=False)
+    pd.testing.assert_series_equal(wide["BIM"], wide["R-BIM"], check_names=False)
+
+
+def test_reflected_pgd2_is_stronger_on_average(quick: dict[str, Any]) -> None:
+    wide = _wide(quick["table"])
+    assert wide["R-PGD-2"].mean() > wide["PGD-2"].mean()
+    assert wide["R-PGD-inf"].mean() >= wide["PGD-inf"].mean()
+
+
+def test_summary_has_the_table_with_the_papers_numbers(quick: dict[str, Any]) -> None:
+    config, summary = quick["config"], quick["summary"]
+    table1 = summary["headline"]["table1"]
+    assert set(table1) == set(config.training)
+    assert table1["standard"]["FGSM"]["paper"] == 0.236
+    assert table1["R-PGD-2"]["R-PGD-2"]["paper"] == 0.008
+    for row in table1.values():
+        for cell in row.values():
+            assert 0.0 <= cell["mean"] <= 1.0
+    predictions = summary["predictions"]["paper_table1"]
+    assert predictions["PGD-2"]["PGD-inf"] == 0.022
+    keys = {"claim", "verdict", "measured", "predicted", "reason"}
+    claims = [v["claim"] for v in summary["verdicts"]]
+    assert any("R-PGD-2 is at least as strong" in c for c in claims)
+    for verdict in summary["verdicts"]:
+        assert set(verdict) == keys
+        assert verdict["verdict"] in ("consistent", "inconsistent", "inconclusive")
+    identical = next(v for v in summary["verdicts"] if "unchanged" in v["claim"])
+    assert identical["verdict"] == "consistent"
+    assert (quick["root"] / "figures" / "table1.png").stat().st_size > 0
+
+
+def _tiny_net() -> TwoLayerNet:
+    g = torch.Generator().manual_seed(1)
+    return experiment.initial_net(
+        2, 7, 5, train_top=True, hidden_bias=True, generator=g, dtype=torch.float64
+    )
+
+
+def test_pgd_takes_unnormalized_gradient_steps() -> None:
+    """Algorithm 1: one step moves x by eta * l'(z) y grad f(x), so the plain (logistic) step is
+    e^{-z} times the reflected one; a sign step (BIM) is the same for both losses."""
+    net = _tiny_net()
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(6, 5, generator=g, dtype=torch.float64)
+    y = torch.tensor([1.0, -1.0, 1.0, -1.0, 1.0, -1.0], dtype=torch.float64)
+    eta = 1e-3
+    moves = {}
+    for name in ("PGD-2", "R-PGD-2"):
+        attack = experiment.make_attack(
+            name,
+            nu_linf=0.1,
+            nu_l2=10.0,
+            steps=1,
+            step_size=eta,
+            decay=1.0,
+            decay_every=1,
+            box=False,
+        )
+        moves[name] = attack(net, x, y).x_adv[0] - x  # (E, n, d)
+    with torch.no_grad():
+        z = y * net(x)
+        grad = net.input_grad(x)  # (E, n, d)
+    # the best iterate may be x itself where the step lowered the loss; compare moved points
+    for name, slope in (("PGD-2", torch.sigmoid(-z)), ("R-PGD-2", torch.sigmoid(z))):
+        expected = -eta * (slope * y).unsqueeze(-1) * grad  # eta l'(z) y grad f
+        moved = moves[name].abs().amax(dim=-1) > 0
+        assert moved.any()
+        torch.testing.assert_close(moves[name][moved], expected[moved])
+    sign = {}
+    for name in ("BIM", "R-BIM"):
+        attack = experiment.make_attack(
+            name,
+            nu_linf=0.05,
+            nu_l2=2.0,
+            steps=3,
+            step_size=0.02,
+            decay=1.0,
+            decay_every=1,
+            box=False,
+        )
+        sign[name] = attack(net, x, y).x_adv
+    torch.testing.assert_close(sign["BIM"], sign["R-BIM"], rtol=0, atol=0)
+
+
+def test_make_attack_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="unknown attack"):
+        experiment.make_attack(
+            "CW",
+            nu_linf=0.1,
+            nu_l2=2.0,
+            steps=1,
+            step_size=1.0,
+            decay=1.0,
+            decay_every=1,
+            box=False,
+        )
+    with pytest.raises(ConfigError):
+        get_experiment(NAME).config("quick", {"training": ["PGD-2", "PGD-2"]})
+
+
+def test_initial_net_uses_fan_in_bounds() -> None:
+    net = experiment.initial_net(
+        3, 50, 784, train_top=False, hidden_bias=False, generator=torch.Generator().manual_seed(0)
+    )
+    assert net.b is None and not net.a.requires_grad
+    assert float(net.W.detach().abs().max()) <= 1 / 784**0.5
+    assert float(net.a.detach().abs().max()) <= 1 / 50**0.5
