@@ -296,6 +296,10 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
             "median_relative_delta_by_d": {
                 str(d): float(group["relative_delta"].median()) for d, group in rows.groupby("dim")
             },
+            "relative_delta_q05_q50_q95_by_d": {
+                str(d): [float(q) for q in group["relative_delta"].quantile([0.05, 0.5, 0.95])]
+                for d, group in rows.groupby("dim")
+            },
         }
         slope_eta, verdict = _slope_verdict(
             cell["dim"],
