@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter, ScalarFormatter
 from pydantic import Field, field_validator
 
 from robustlab.attacks import minimal_gradient_step
@@ -308,9 +309,10 @@ def theory(config: Config) -> dict[str, Any]:
 
 
 def _with_step(table: pd.DataFrame) -> pd.DataFrame:
-    """The table with ``step`` = |eta| / ||x|| (scale-free step size)."""
+    """The table with ``abs_eta`` = |eta| and ``step`` = |eta| / ||x|| (scale-free step size)."""
     out = table.copy()
-    out["step"] = out["eta"].abs() / out["x_norm"]
+    out["abs_eta"] = out["eta"].abs()
+    out["step"] = out["abs_eta"] / out["x_norm"]
     return out
 
 
@@ -319,7 +321,8 @@ def _runs(table: pd.DataFrame) -> pd.DataFrame:
     data = _with_step(table)
     flipped = data[data["flipped"].astype(bool)]
     keys = [key for key in _RUN_KEYS if key in data.columns]
-    means = flipped.groupby(keys)[[column for column, _, _ in _QUANTITIES.values()]].mean()
+    columns = [column for column, _, _ in _QUANTITIES.values()] + ["abs_eta"]
+    means = flipped.groupby(keys)[columns].mean()
     extra = data.groupby(keys).agg(
         test_accuracy=("test_accuracy", "first"),
         flipped=("flipped", "mean"),
@@ -390,6 +393,11 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
                 verdicts.append(
                     compare_exponent(fit, predicted, tolerance=config.slope_tolerance, claim=claim)
                 )
+            # eta itself scales as ||x|| / d: on raw pixels its slope is -1 + slope of ||x||.
+            for column in ("abs_eta", "x_norm"):
+                fit = _fit(curve, column)
+                if not isinstance(fit, str):
+                    headline[f"slope {column} ({norm}, m={width})"] = fit.slope
         at_width = of_norm[of_norm["width"] == ref_width]
         for c0 in sorted(at_width["C0"].unique()):
             fit = _fit(at_width[np.isclose(at_width["C0"], c0)], "delta_norm")
@@ -496,6 +504,9 @@ def _curves(runs: pd.DataFrame, by: str, title: str, label: str) -> Figure:
             )
         _theory_line(ax, pooled, LAZY_SCALINGS[law].exponent)
         loglog(ax, xlabel=r"input dimension $d$", ylabel=ylabel)
+        ax.set_xticks(sorted(int(d) for d in runs["dim"].unique()))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)
     fig.suptitle(title)
     return fig
