@@ -134,9 +134,12 @@ def gradient_flow(
     records: dict[str, list[Tensor]] = {
         key: [] for key in ("step", "log_loss", "margin", "smoothed", "norm", "accuracy", "eta")
     }
-    active = torch.ones(E, dtype=torch.bool)
-    steps = torch.zeros(E, dtype=torch.int64)
-    eta = torch.full((E,), step_size if step_size is not None else 1.0, dtype=torch.float64)
+    device = X.device
+    active = torch.ones(E, dtype=torch.bool, device=device)
+    steps = torch.zeros(E, dtype=torch.int64, device=device)
+    eta = torch.full(
+        (E,), step_size if step_size is not None else 1.0, dtype=torch.float64, device=device
+    )
 
     def record(step: int, phi: Tensor, z: Tensor) -> None:
         norm = _norms(params, E)
