@@ -187,3 +187,16 @@ def test_report_command_writes_index(finished: Path, tmp_path: Path) -> None:
     assert TOY in page
     code, _, stderr = _invoke("report", str(tmp_path / "missing"))
     assert code == 2 and "no results folder" in stderr
+
+
+def test_show_formats_nested_model_defaults() -> None:
+    from pydantic import BaseModel
+
+    from robustlab.cli import _format_value
+
+    class Part(BaseModel):
+        name: str = "gaussian"
+        dim: int = 100
+
+    assert _format_value([Part()]) == '[{"name": "gaussian", "dim": 100}]'
+    assert _format_value("text") == "text" and _format_value(0.5) == "0.5"

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -127,7 +128,16 @@ def list_command(
 
 
 def _format_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    """A default or preset value as text; pydantic models (nested config parts) as their JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=_jsonable)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return str(value)
 
 
 @app.command()
