@@ -122,6 +122,16 @@ def test_verdicts_follow_the_tests() -> None:
     verdict = pw._inverted_u_verdict("ntk", "A", short)
     assert verdict.verdict == "inconclusive" and "1000" in verdict.reason
     assert pw._inverted_u_verdict("ntk", "A", rise.iloc[:2]).verdict == "inconclusive"
+    # Up to 1e5, peak interior, but the fall is within the noise of 3 seeds: undecided.
+    noisy = np.array(
+        [
+            [0.70, 0.80, 0.82, 0.75, 0.81],
+            [0.72, 0.78, 0.79, 0.83, 0.70],
+            [0.69, 0.83, 0.80, 0.80, 0.79],
+        ]
+    )
+    verdict = pw._inverted_u_verdict("ntk", "A", frame(noisy, WIDTHS))
+    assert verdict.verdict == "inconclusive" and "no significant fall" in verdict.reason
     assert pw._monotone_verdict("ntk", rise).verdict == "consistent"
     assert pw._monotone_verdict("ntk", bump).verdict == "inconsistent"
     lower = rise - 0.05
