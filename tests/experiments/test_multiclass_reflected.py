@@ -93,7 +93,13 @@ def test_summary_verdicts(quick: dict[str, Any]) -> None:
         "targeted_class3_flips": True,
         "cross_entropy_pgd_flips": True,
     }
-    assert set(headline["table2"]) == set(quick["config"].dataset)
+    config = quick["config"]
+    for steps in config.steps:
+        entry = headline[f"mnist, nu=8/255, steps={steps}"]
+        assert set(entry) >= {"PGD [RA, SA]", "R-PGD [RA, SA]", "paper CIFAR-10 PGD"}
+        ra, sa = entry["R-PGD [RA, SA]"]
+        assert 0 <= ra <= sa <= 1
+    assert headline["mnist, nu=8/255, steps=2"]["paper CIFAR-10 PGD"] == [0.20064, 0.90478]
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
     for verdict in summary["verdicts"]:
         assert set(verdict) == keys

@@ -78,13 +78,18 @@ def test_reflected_pgd2_is_stronger_on_average(quick: dict[str, Any]) -> None:
 
 def test_summary_has_the_table_with_the_papers_numbers(quick: dict[str, Any]) -> None:
     config, summary = quick["config"], quick["summary"]
-    table1 = summary["headline"]["table1"]
-    assert set(table1) == set(config.training)
-    assert table1["standard"]["FGSM"]["paper"] == 0.236
-    assert table1["R-PGD-2"]["R-PGD-2"]["paper"] == 0.008
-    for row in table1.values():
-        for cell in row.values():
-            assert 0.0 <= cell["mean"] <= 1.0
+    headline = summary["headline"]
+    assert headline["runs_per_training"] == config.members * len(config.seeds)
+    cells = {key for key in headline if " | " in key}
+    assert cells == {f"{t} | {a}" for t in config.training for a in ["clean", *config.attacks]}
+    assert headline["standard | FGSM"]["paper"] == 0.236
+    assert headline["R-PGD-2 | R-PGD-2"]["paper"] == 0.008
+    assert headline["standard | clean"]["paper"] is None
+    table = quick["table"]
+    for key in cells:
+        training, attack = key.split(" | ")
+        rows = table[(table["training"] == training) & (table["attack"] == attack)]
+        assert headline[key]["ours"] == pytest.approx(rows["robust_error"].mean(), abs=1e-4)
     predictions = summary["predictions"]["paper_table1"]
     assert predictions["PGD-2"]["PGD-inf"] == 0.022
     keys = {"claim", "verdict", "measured", "predicted", "reason"}

@@ -492,7 +492,12 @@ def _counterexample_verdicts(rows: pd.DataFrame) -> list[Verdict]:
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
-    """RA/SA per setting and method, paired R-PGD - PGD differences, counterexample verdicts."""
+    """RA/SA per setting and method, paired R-PGD - PGD differences, counterexample verdicts.
+
+    The headline has one entry per (data set, nu, steps): each method's [RA, SA] (mean over
+    runs) and the paper's CIFAR-10 values of the same setting (a reference, not a prediction:
+    another data set and network), then the mean paired differences and the counterexample.
+    """
     headline: dict[str, Any] = {}
     verdicts: list[Verdict] = []
     parts = table["part"] if "part" in table else pd.Series(["training"] * len(table))
@@ -500,15 +505,16 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     if len(train):
         keys = ["dataset", "nu_255", "steps"]
         means = train.groupby([*keys, "method"])[["robust_accuracy", "standard_accuracy"]].mean()
-        table2: dict[str, Any] = {}
         for key_values, values in means.iterrows():
             dataset, nu, steps, method = cast(tuple[Any, Any, Any, Any], key_values)
-            entry = table2.setdefault(str(dataset), {}).setdefault(f"nu={nu:g}/255", {})
-            entry.setdefault(f"steps={int(steps)}", {})[str(method)] = {
-                "RA": float(values["robust_accuracy"]),
-                "SA": float(values["standard_accuracy"]),
-            }
-        headline["table2"] = table2
+            entry = headline.setdefault(f"{dataset}, nu={nu:g}/255, steps={int(steps)}", {})
+            entry[f"{method} [RA, SA]"] = [
+                round(float(values["robust_accuracy"]), 4),
+                round(float(values["standard_accuracy"]), 4),
+            ]
+            reference = PAPER_TABLE2.get(int(nu), {}).get(int(steps), {}).get(str(method))
+            if reference is not None and float(nu).is_integer():
+                entry[f"paper CIFAR-10 {method}"] = [round(v / 100, 5) for v in reference]
         paired = train.pivot_table(
             index=[*keys, "seed", "member"],
             columns="method",

@@ -265,43 +265,51 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
-    """summary.json["headline"] holds points_in_ball and topk_flips {loss: {k: flips}} of the
-    headline setting (largest grid, first radius) at its top level, every setting under
-    by_setting; verdicts compare each reflected loss with CE per setting."""
+    """Measured counts and verdicts; each reflected loss against CE per setting.
+
+    The runner writes the headline under summary.json["headline"]: its top level holds
+    ``points_in_ball`` (int) and ``topk_flips`` ({loss: {str(k): flips}}, every loss run) of
+    the headline setting (largest grid, first radius), with ``flipping_points``, ``top1_delta``
+    (the best grid point of each loss) and ``headline_setting``; every setting's counts are
+    under ``by_setting``.
+    """
     headline: dict[str, Any] = {}
     verdicts: list[Verdict] = []
     points = max(config.points_per_axis)
-    first_radius = config.radius[0]
+    main_key = _setting_key(points, config.radius[0])
     by_setting: dict[str, Any] = {}
+    k_max = max(config.top_k)
     for key_values, rows in table.groupby(["points_per_axis", "radius"], sort=True):
         n, r = cast(tuple[Any, Any], key_values)
         flips = _flips(rows)
         key = _setting_key(int(n), float(r))
         ideal_rows = rows[rows["loss"] == "margin"]
-        k_max = max(config.top_k)
         flipping: int | str | None = None
         if len(ideal_rows):
             found = int(ideal_rows.loc[ideal_rows["k"] == k_max, "flips"].iloc[0])
             flipping = found if found < k_max else f">= {k_max}"
         by_setting[key] = {
-            "points_per_axis": int(n),
-            "radius": float(r),
             "points_in_ball": int(rows["points_in_ball"].iloc[0]),
             "flipping_points": flipping,
             "topk_flips": flips,
-            "top1_delta": {
-                str(loss): [float(g[f"top1_delta_{i}"].iloc[0]) for i in range(len(config.x))]
-                for loss, g in rows.groupby("loss", sort=False)
-            },
         }
+        if key == main_key:
+            dims = range(len(config.x))
+            headline["top1_delta"] = {
+                str(loss): [round(float(g[f"top1_delta_{i}"].iloc[0]), 4) for i in dims]
+                for loss, g in rows.groupby("loss", sort=False)
+            }
         for challenger in ("reflected", "reflected-top2"):
             verdicts.extend(_compare(flips, challenger, key))
-    main = by_setting.get(_setting_key(points, first_radius))
+    main = by_setting.get(main_key)
     if main is not None:
-        headline["points_in_ball"] = main["points_in_ball"]
-        headline["topk_flips"] = main["topk_flips"]
-        headline["flipping_points"] = main["flipping_points"]
-        headline["headline_setting"] = {"points_per_axis": points, "radius": first_radius}
+        headline = {
+            "points_in_ball": main["points_in_ball"],
+            "topk_flips": main["topk_flips"],
+            "flipping_points": main["flipping_points"],
+            "headline_setting": {"points_per_axis": points, "radius": config.radius[0]},
+            **headline,
+        }
     headline["by_setting"] = by_setting
     return Summary(headline=headline, verdicts=verdicts)
 
