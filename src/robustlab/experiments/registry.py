@@ -36,15 +36,20 @@ class Entry:
 
 ENTRIES: tuple[Entry, ...] = (
     Entry("toy-sphere-norms", "robustlab.experiments.toy", hidden=True),
+    # paper 002: lazy training
+    Entry("lazy-single-step", "robustlab.experiments.lazy_single_step"),
+    Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),
+    # paper 003: Bubeck et al., Vardi et al., Schmidt et al.
+    Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
+    Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
+    Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
+    # paper 000: Neuro-Tron
     Entry("neurotron-poisoning", "robustlab.experiments.neurotron_poisoning"),
+    # paper 001: poisoning of SGD
     Entry("poisoning-loss", "robustlab.experiments.poisoning_loss"),
     Entry("poisoning-sample-size", "robustlab.experiments.poisoning_sample_size"),
     Entry("poisoning-width", "robustlab.experiments.poisoning_width"),
-    Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
-    Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
-    Entry("lazy-single-step", "robustlab.experiments.lazy_single_step"),
-    Entry("lazy-adversarial-training", "robustlab.experiments.lazy_adversarial_training"),
-    Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
+    # paper 004: the reflected loss
     Entry("reflected-grid", "robustlab.experiments.reflected_grid"),
     Entry("reflected-adversarial-training", "robustlab.experiments.reflected_adversarial_training"),
     Entry("multiclass-reflected", "robustlab.experiments.multiclass_reflected"),
