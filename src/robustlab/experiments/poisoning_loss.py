@@ -34,8 +34,8 @@ from torch import Tensor
 
 from robustlab.data import load_mnist
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.linear_training import train_linear_classifiers
 from robustlab.geometry import L21
-from robustlab.learners import sgd
 from robustlab.learners.trace import evaluate
 from robustlab.models import LinearModel
 from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
@@ -164,36 +164,6 @@ def _data(
     return train.x[train_idx], train.y[train_idx], test.x[test_idx], test.y[test_idx]
 
 
-def _train(
-    X: Tensor,
-    y: Tensor,
-    *,
-    members: int,
-    lr: float,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-) -> LinearModel:
-    """`members` linear models from PyTorch init, trained at once by SGD on cross-entropy."""
-    generator = torch.Generator().manual_seed(seed)
-    model = LinearModel.pytorch_init(
-        members, X.shape[1], outputs=NUM_CLASSES, generator=generator, dtype=X.dtype
-    ).to(X.device)
-    trained, _ = sgd(
-        model,
-        X,
-        y,
-        loss="ce",
-        lr=lr,
-        batch_size=batch_size,
-        epochs=epochs,
-        generator=generator,
-        shared_order=False,
-        record_every=2**62,  # no per-epoch evaluation of the training set
-    )
-    return trained
-
-
 @functools.lru_cache(maxsize=4)
 def _reference(
     n_train: int,
@@ -209,10 +179,11 @@ def _reference(
     """w*: one linear model trained on the cell's clean training set (shared by its C cells)."""
     X, y, _, _ = _data(n_train, n_test, seed, data_dir)
     reference_seed = _derived_seeds(seed)[0]
-    return _train(
+    return train_linear_classifiers(
         X.to(device, dtype),
         y.to(device),
         members=1,
+        num_classes=NUM_CLASSES,
         lr=lr,
         epochs=epochs,
         batch_size=batch_size,
@@ -260,10 +231,11 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
             )
             poisoned, norms = attack.x, attack.record.norms
             attack_accuracy, spent = float(attack.accuracy[-1]), attack.record.spent_sum
-            model = _train(
+            model = train_linear_classifiers(
                 poisoned,
                 y,
                 members=members,
+                num_classes=NUM_CLASSES,
                 lr=lr,
                 epochs=epochs,
                 batch_size=batch,
@@ -274,8 +246,15 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
             _, clean_accuracy = evaluate(reference, X, y, loss="ce")
             attack_accuracy, spent = float(clean_accuracy[0]), 0.0
             if clean_members is None:
-                clean_members = _train(
-                    X, y, members=members, lr=lr, epochs=epochs, batch_size=batch, seed=member_seed
+                clean_members = train_linear_classifiers(
+                    X,
+                    y,
+                    members=members,
+                    num_classes=NUM_CLASSES,
+                    lr=lr,
+                    epochs=epochs,
+                    batch_size=batch,
+                    seed=member_seed,
                 )
             model = clean_members
         test_loss, test_accuracy = evaluate(model, X_test, y_test, loss="ce")

@@ -34,8 +34,8 @@ from torch import Tensor
 
 from robustlab.data import load_mnist
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.linear_training import train_linear_classifiers
 from robustlab.geometry import L21
-from robustlab.learners import sgd
 from robustlab.learners.trace import evaluate
 from robustlab.models import LinearModel
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
@@ -180,36 +180,6 @@ def _derived_seeds(seed: int) -> tuple[int, int]:
     return int(draws[0]), int(draws[1])
 
 
-def _train(
-    X: Tensor,
-    y: Tensor,
-    *,
-    members: int,
-    lr: float,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-) -> LinearModel:
-    """`members` linear models from PyTorch init, trained at once by SGD on cross-entropy."""
-    generator = torch.Generator().manual_seed(seed)
-    model = LinearModel.pytorch_init(
-        members, X.shape[1], outputs=NUM_CLASSES, generator=generator, dtype=X.dtype
-    ).to(X.device)
-    trained, _ = sgd(
-        model,
-        X,
-        y,
-        loss="ce",
-        lr=lr,
-        batch_size=batch_size,
-        epochs=epochs,
-        generator=generator,
-        shared_order=False,
-        record_every=2**62,  # no per-epoch evaluation of the training set
-    )
-    return trained
-
-
 @functools.lru_cache(maxsize=2)
 def _reference(
     seed: int,
@@ -224,10 +194,11 @@ def _reference(
 ) -> LinearModel:
     """w*: a linear model trained on the first `reference_n` clean samples (all of MNIST)."""
     X, y, _, _ = _data(seed, n_test, data_dir)
-    return _train(
+    return train_linear_classifiers(
         X[:reference_n].to(device, dtype),
         y[:reference_n].to(device),
         members=1,
+        num_classes=NUM_CLASSES,
         lr=lr,
         epochs=epochs,
         batch_size=batch_size,
@@ -275,10 +246,11 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
         poisoned, spent, max_norm = X, 0.0, 0.0
     steps_per_epoch = math.ceil(n / batch)
     epochs = max(int(cell["epochs"]), math.ceil(int(cell["min_steps"]) / steps_per_epoch))
-    model = _train(
+    model = train_linear_classifiers(
         poisoned,
         y,
         members=int(cell["members"]),
+        num_classes=NUM_CLASSES,
         lr=float(cell["lr"]),
         epochs=epochs,
         batch_size=batch,
