@@ -41,3 +41,17 @@ def test_attack_example_runs_on_mnist(data_dir: Path) -> None:
     # paper 002: one gradient step flips (almost) every prediction of a lazily trained net
     assert flipped > 0.9
     assert "robust accuracy at eps" in out
+
+
+def test_poison_example_negated_beats_ce(data_dir: Path) -> None:
+    env = {**os.environ, "ROBUSTLAB_DATA": str(data_dir)}
+    out = subprocess.run(
+        [sys.executable, str(EXAMPLES / "poison.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=300,
+    ).stdout
+    found = dict(re.findall(r"(\w+): spent .* after retraining ([0-9.]+)", out))
+    assert float(found["negated"]) < float(found["ce"])  # paper 001 Fig. 1 at this budget
