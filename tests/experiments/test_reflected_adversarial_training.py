@@ -86,10 +86,12 @@ def test_summary_has_the_table_with_the_papers_numbers(quick: dict[str, Any]) ->
     assert headline["R-PGD-2 | R-PGD-2"]["paper"] == 0.008
     assert headline["standard | clean"]["paper"] is None
     table = quick["table"]
+    trained = table[table["train_error"] <= experiment.FAILED_TRAIN_ERROR]
     for key in cells:
         training, attack = key.split(" | ")
-        rows = table[(table["training"] == training) & (table["attack"] == attack)]
+        rows = trained[(trained["training"] == training) & (trained["attack"] == attack)]
         assert headline[key]["ours"] == pytest.approx(rows["robust_error"].mean(), abs=1e-4)
+    assert set(headline["failed_runs"]) == set(config.training)
     predictions = summary["predictions"]["paper_table1"]
     assert predictions["PGD-2"]["PGD-inf"] == 0.022
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
@@ -179,3 +181,31 @@ def test_initial_net_uses_fan_in_bounds() -> None:
     assert net.b is None and not net.a.requires_grad
     assert float(net.W.detach().abs().max()) <= 1 / 784**0.5
     assert float(net.a.detach().abs().max()) <= 1 / 50**0.5
+
+
+def test_failed_runs_are_counted_and_left_out_of_the_means() -> None:
+    config = experiment.Config(training=["PGD-2", "R-PGD-2"], attacks=["PGD-2", "R-PGD-2"])
+    rows = []
+    for training in config.training:
+        for member in range(4):
+            collapsed = training == "PGD-2" and member == 3
+            for attack in ("clean", "PGD-2", "R-PGD-2"):
+                error = 0.5 if collapsed else 0.01 * (member + 1) + 0.01 * (attack == "R-PGD-2")
+                rows.append(
+                    {
+                        "training": training,
+                        "seed": 0,
+                        "member": member,
+                        "attack": attack,
+                        "robust_error": 0.0 if attack == "clean" and not collapsed else error,
+                        "train_error": 0.45 if collapsed else 0.001,
+                    }
+                )
+    summary = experiment.summarize(pd.DataFrame(rows), config)
+    headline = summary.headline
+    assert headline["failed_runs"] == {"PGD-2": 1, "R-PGD-2": 0}
+    assert headline["PGD-2 | PGD-2"]["ours"] == pytest.approx(0.02)
+    assert headline["PGD-2 | PGD-2"]["all_runs"] == pytest.approx((0.06 + 0.5) / 4)
+    assert "all_runs" not in headline["R-PGD-2 | PGD-2"]
+    dominance = next(v for v in summary.verdicts if "training with R-PGD-2" in v.claim)
+    assert "1 left out" in dominance.reason

@@ -83,6 +83,10 @@ TEST_CHUNK = 1024
 LEVEL = 0.05
 #: "Identical up to the third decimal" (paper, Table 1 analysis).
 THIRD_DECIMAL = 1e-3
+#: A run whose final clean training error exceeds this failed to train (at lr 1 some runs
+#: collapse to a constant output, logistic loss log 2); such runs are counted and reported,
+#: and left out of the table means and of the comparisons between training methods.
+FAILED_TRAIN_ERROR = 0.05
 
 
 @dataclass(frozen=True)
@@ -491,7 +495,14 @@ def _standard_pgd2_verdict(wide: pd.DataFrame) -> Verdict | None:
     )
 
 
-def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str]) -> list[Verdict]:
+def _failed(table: pd.DataFrame) -> pd.Series:
+    """True per row of a run that failed to train (final clean training error too high)."""
+    return table["train_error"] > FAILED_TRAIN_ERROR
+
+
+def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str], failed: pd.Series) -> list[Verdict]:
+    """Training with R-PGD against PGD, paired by (seed, member) over runs that trained in both;
+    `failed` is indexed like `wide`."""
     verdicts = []
     trainings = set(wide.index.get_level_values("training"))
     columns = [a for a in attacks if a in wide]
@@ -500,7 +511,10 @@ def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str]) -> list[Verdict]
             continue
         ours = cast(pd.DataFrame, wide.xs(reflected, level="training"))[columns]
         theirs = cast(pd.DataFrame, wide.xs(plain, level="training"))[columns]
-        diff = (ours - theirs).mean(axis=1).to_numpy(dtype=float)  # paired by (seed, member)
+        bad = failed.xs(reflected, level="training") | failed.xs(plain, level="training")
+        per_run = (ours - theirs).mean(axis=1)  # paired by (seed, member)
+        diff = per_run[~bad.reindex(per_run.index, fill_value=False)].to_numpy(dtype=float)
+        left_out = int(per_run.size - diff.size)
         mean, p_greater, p_less = _paired(diff)
         kind: VerdictKind
         if mean < 0 and p_less < LEVEL:
@@ -519,7 +533,9 @@ def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str]) -> list[Verdict]
                 predicted=float(
                     np.mean([PAPER_TABLE1[reflected][a] - PAPER_TABLE1[plain][a] for a in columns])
                 ),
-                reason=why + f" over {diff.size} runs",
+                reason=why
+                + f" over {diff.size} runs"
+                + (f" ({left_out} left out: failed to train)" if left_out else ""),
             )
         )
     return verdicts
@@ -529,28 +545,41 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     """Table 1 (mean and std over runs, the paper's number beside), paired-test verdicts.
 
     The headline has one entry per table cell, ``"<training> | <attack>"`` -> {"ours": mean,
-    "std": std over runs, "paper": Table 1's value} (robust test error; "clean" is the clean
-    test error, which the paper does not list), read row by row like the paper's table.
+    "std": std over the runs that trained, "paper": Table 1's value, and "all_runs": the mean
+    over every run where some failed to train} (robust test error; "clean" is the clean test
+    error, which the paper does not list), read row by row like the paper's table, and the
+    number of failed runs per training method.
     """
-    grouped = table.groupby(["training", "attack"])["robust_error"]
-    means, stds = grouped.mean(), grouped.std(ddof=1)
+    failed = _failed(table)
     runs = table[["training", "seed", "member"]].drop_duplicates().groupby("training").size()
-    headline: dict[str, Any] = {"runs_per_training": int(runs.min())}
+    failures = (
+        table[failed][["training", "seed", "member"]].drop_duplicates().groupby("training").size()
+    )
+    headline: dict[str, Any] = {
+        "runs_per_training": int(runs.min()),
+        "failed_runs": {t: int(failures.get(t, 0)) for t in config.training},
+        "failed_run_rule": f"final clean training error > {FAILED_TRAIN_ERROR}",
+    }
+    trained = table[~failed].groupby(["training", "attack"])["robust_error"]
+    means, stds = trained.mean(), trained.std(ddof=1)
+    everything = table.groupby(["training", "attack"])["robust_error"].mean()
     close = total = 0
     for training in config.training:
         for attack in ["clean", *config.attacks]:
-            if (training, attack) not in means.index:
+            if (training, attack) not in everything.index:
                 continue
             paper = PAPER_TABLE1.get(training, {}).get(attack)
-            mean, std = float(means[(training, attack)]), float(stds[(training, attack)])
-            headline[f"{training} | {attack}"] = {
-                "ours": round(mean, 4),
-                "std": round(std, 4) if math.isfinite(std) else None,
-                "paper": paper,
-            }
-            if paper is not None:
-                total += 1
-                close += abs(mean - paper) <= 0.05
+            entry: dict[str, float | None] = {"ours": None, "std": None, "paper": paper}
+            if (training, attack) in means.index:
+                mean, std = float(means[(training, attack)]), float(stds[(training, attack)])
+                entry["ours"] = round(mean, 4)
+                entry["std"] = round(std, 4) if math.isfinite(std) else None
+                if paper is not None:
+                    total += 1
+                    close += abs(mean - paper) <= 0.05
+            if failures.get(training, 0):
+                entry["all_runs"] = round(float(everything[(training, attack)]), 4)
+            headline[f"{training} | {attack}"] = entry
     headline["cells_within_0.05_of_paper"] = f"{close} of {total}"
     wide = _errors(table)
     verdicts: list[Verdict] = []
@@ -561,14 +590,16 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     standard = _standard_pgd2_verdict(wide)
     if standard is not None:
         verdicts.append(standard)
-    verdicts += _dominance_verdicts(wide, list(config.attacks))
+    failed_runs = table[failed].groupby(["training", "seed", "member"]).size() > 0
+    failed_index = failed_runs.reindex(wide.index, fill_value=False)
+    verdicts += _dominance_verdicts(wide, list(config.attacks), failed_index)
     return Summary(headline=headline, verdicts=verdicts)
 
 
 # --------------------------------------------------------------------------- figures
 def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
-    """Table 1 as bars: robust test error per attack (mean, min-max over runs), one panel per
-    training method; the paper's numbers as dashed black ticks."""
+    """Table 1 as bars: robust test error per attack (mean, min-max over the runs that trained),
+    one panel per training method; the paper's numbers as dashed black ticks."""
     trainings = [t for t in config.training if t in set(table["training"])]
     attacks = [a for a in ["clean", *config.attacks] if a in set(table["attack"])]
     ncols = min(len(trainings), 3)
@@ -579,8 +610,13 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         spare.set_visible(False)
     axes = all_axes[: len(trainings)]
     positions = np.arange(len(attacks))
+    failed = _failed(table)
     for ax, training in zip(axes, trainings, strict=True):
-        rows = table[table["training"] == training]
+        here = table["training"] == training
+        rows = table[here & ~failed]
+        if not len(rows):
+            ax.set_title(f"trained with {training}: every run failed to train", fontsize=9)
+            continue
         stats_ = rows.groupby("attack")["robust_error"].agg(["mean", "min", "max"])
         means = np.array([stats_.loc[a, "mean"] for a in attacks], dtype=float)
         low = means - np.array([stats_.loc[a, "min"] for a in attacks], dtype=float)
@@ -601,7 +637,10 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
                     label="paper (Table 1)" if i == 1 else None,
                 )
         ax.set_xticks(positions, attacks, rotation=60, fontsize=7)
-        ax.set_title(f"trained with {training}", fontsize=9)
+        runs = table[here][["seed", "member"]].drop_duplicates().shape[0]
+        lost = table[here & failed][["seed", "member"]].drop_duplicates().shape[0]
+        note = f" ({lost} of {runs} runs failed to train, left out)" if lost else ""
+        ax.set_title(f"trained with {training}{note}", fontsize=8 if lost else 9)
         ax.grid(True, axis="y", alpha=0.25)
     for ax in all_axes[::ncols]:
         ax.set_ylabel(r"robust test error  $\hat\varepsilon_{\mathrm{rob}}$")
