@@ -5,7 +5,7 @@ generators live in `robustlab.data.synthetic`; the loaders and views in `robustl
 """
 
 from robustlab.data import synthetic
-from robustlab.data.dataset import Dataset
+from robustlab.data.dataset import Dataset, random_subset
 from robustlab.data.real import (
     ALLOWED_DIMS,
     DataCorruptedError,
@@ -33,6 +33,7 @@ __all__ = [
     "load_mnist",
     "mnist_binary",
     "mnist_multiclass",
+    "random_subset",
     "synthetic",
     "unit_norm",
 ]

@@ -57,3 +57,13 @@ class Dataset:
     def to(self, device: torch.device | str) -> Self:
         """The same data on another device."""
         return replace(self, x=self.x.to(device), y=self.y.to(device))
+
+
+def random_subset(
+    x: Tensor, y: Tensor, n: int | None, generator: torch.Generator
+) -> tuple[Tensor, Tensor]:
+    """A uniformly drawn subset of n samples of (x, y); all of them when n is None or >= len(x)."""
+    if n is None or n >= x.shape[0]:
+        return x, y
+    index = torch.randperm(x.shape[0], generator=generator)[:n]
+    return x[index], y[index]

@@ -34,7 +34,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from robustlab.attacks import AttackResult, pgd, robust_accuracy
-from robustlab.data import mnist_binary
+from robustlab.data import mnist_binary, random_subset
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary
 from robustlab.learners import adversarial_training, from_attack
 from robustlab.models import TwoLayerNet
@@ -268,16 +268,6 @@ def _mnist(split: str, d: int, data_dir: str | None) -> tuple[Tensor, Tensor]:
     return ds.x, ds.y
 
 
-def _subsample(
-    x: Tensor, y: Tensor, n: int | None, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    """A uniformly drawn subset of n samples (all of them when n is None or too large)."""
-    if n is None or n >= x.shape[0]:
-        return x, y
-    index = torch.randperm(x.shape[0], generator=generator)[:n]
-    return x[index], y[index]
-
-
 def _chunk(n_members: int, width: int, dim: int, copies: int = 1) -> int:
     """Samples per attacked block for E members, width m, dimension d and `copies` budgets."""
     return max(1, CHUNK_ELEMENTS // max(1, n_members * copies * (width + dim)))
@@ -378,8 +368,8 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     d, m = int(cell["dim"]), int(cell["width"])
     generator = ctx.generator(cell.seed)
     data_dir = None if ctx.data_dir is None else str(ctx.data_dir)
-    X, y = _subsample(*_mnist("train", d, data_dir), cell["n_train"], generator)
-    X_test, y_test = _subsample(*_mnist("test", d, data_dir), cell["n_test"], generator)
+    X, y = random_subset(*_mnist("train", d, data_dir), cell["n_train"], generator)
+    X_test, y_test = random_subset(*_mnist("test", d, data_dir), cell["n_test"], generator)
     X, y = X.to(ctx.device, ctx.dtype), y.to(ctx.device, ctx.dtype)
     X_test, y_test = X_test.to(ctx.device, ctx.dtype), y_test.to(ctx.device, ctx.dtype)
     net = TwoLayerNet.ntk(int(cell["n_runs"]), m, d, generator=generator, dtype=ctx.dtype)

@@ -33,11 +33,12 @@ import torch
 from matplotlib.figure import Figure
 from pydantic import Field
 from scipy import stats
-from torch import Tensor, nn
+from torch import Tensor
 
-from robustlab.attacks import AttackResult, pgd
-from robustlab.data import load_mnist
+from robustlab.attacks import pgd
+from robustlab.data import load_mnist, random_subset
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.learners import from_attack
 from robustlab.learners.sgd import train_loop
 from robustlab.models import LinearModel, TwoLayerNet
 from robustlab.plotting import new_figure, plot_theory
@@ -215,24 +216,6 @@ def triangular(epochs: int) -> Callable[[int], float]:
     return factor
 
 
-def _subsample(
-    x: Tensor, y: Tensor, n: int | None, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    if n is None or n >= x.shape[0]:
-        return x, y
-    keep = torch.randperm(x.shape[0], generator=generator)[:n]
-    return x[keep], y[keep]
-
-
-def _attack_fn(
-    attack: Callable[..., AttackResult],
-) -> Callable[[nn.Module, Tensor, Tensor], Tensor]:
-    def perturb(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
-        return attack(model, x, y).x_adv[0]
-
-    return perturb
-
-
 def _train_and_test(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     generator = ctx.generator(cell.seed)
     data_generator = ctx.generator(cell.seed + 1_000_003)
@@ -244,8 +227,8 @@ def _train_and_test(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     test = load_mnist("test", kind=kind, data_dir=ctx.data_dir)  # type: ignore[arg-type]
     n_train = None if cell["n_train"] is None else int(cell["n_train"])
     n_test = None if cell["n_test"] is None else int(cell["n_test"])
-    x_train, y_train = _subsample(train.x, train.y, n_train, data_generator)
-    x_test, y_test = _subsample(test.x, test.y, n_test, data_generator)
+    x_train, y_train = random_subset(train.x, train.y, n_train, data_generator)
+    x_test, y_test = random_subset(test.x, test.y, n_test, data_generator)
     x_train, x_test = x_train.to(ctx.device, ctx.dtype), x_test.to(ctx.device, ctx.dtype)
     y_train, y_test = y_train.to(ctx.device), y_test.to(ctx.device)
 
@@ -288,7 +271,7 @@ def _train_and_test(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
         record_iterates=False,
         inplace=True,
         lr_factor=triangular(epochs),
-        perturb=_attack_fn(train_attack),
+        perturb=from_attack(train_attack),
         perturb_every="batch",
     )
     test_nu = float(cell["test_nu_255"]) / 255

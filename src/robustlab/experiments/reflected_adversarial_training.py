@@ -45,7 +45,7 @@ from scipy import stats
 from torch import Tensor, nn
 
 from robustlab.attacks import AttackResult, bim, fgsm, pgd, step_decay
-from robustlab.data import mnist_binary
+from robustlab.data import mnist_binary, random_subset
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
 from robustlab.geometry import L2, Linf
 from robustlab.learners import adversarial_training, from_attack
@@ -274,15 +274,6 @@ def _no_attack(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
     return x
 
 
-def _subsample(
-    x: Tensor, y: Tensor, n: int | None, generator: torch.Generator
-) -> tuple[Tensor, Tensor]:
-    if n is None or n >= x.shape[0]:
-        return x, y
-    keep = torch.randperm(x.shape[0], generator=generator)[:n]
-    return x[keep], y[keep]
-
-
 def _evaluate(
     attack: Callable[..., AttackResult], model: TwoLayerNet, x: Tensor, y: Tensor
 ) -> tuple[Tensor, Tensor]:
@@ -305,8 +296,8 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     test = mnist_binary("test", data_dir=ctx.data_dir)
     n_train = None if cell["n_train"] is None else int(cell["n_train"])
     n_test = None if cell["n_test"] is None else int(cell["n_test"])
-    x_train, y_train = _subsample(train.x, train.y, n_train, data_generator)
-    x_test, y_test = _subsample(test.x, test.y, n_test, data_generator)
+    x_train, y_train = random_subset(train.x, train.y, n_train, data_generator)
+    x_test, y_test = random_subset(test.x, test.y, n_test, data_generator)
     x_train, y_train = x_train.to(ctx.device, ctx.dtype), y_train.to(ctx.device, ctx.dtype)
     x_test, y_test = x_test.to(ctx.device, ctx.dtype), y_test.to(ctx.device, ctx.dtype)
 
