@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 import torch
 from torch import Tensor, nn
 
-from robustlab.experiments import get_experiment
 from robustlab.geometry import L21
 from robustlab.models import LinearModel
 from robustlab.poisoning import clean_label
-from robustlab.runner import run_experiment
 
 NAME = "poisoning-loss"
 
 
 @pytest.fixture(scope="module")
-def quick(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    experiment = get_experiment(NAME)
-    config = experiment.config("quick")
-    out = tmp_path_factory.mktemp("poisoning_loss")
-    result = run_experiment(experiment, config, out=out, data_dir=data_dir)
-    root = out / NAME
-    return {
-        "config": config,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-        "result": result,
-    }
+def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME, data_dir=data_dir)
 
 
 def test_one_cell_per_C_and_every_row(quick: dict[str, Any]) -> None:

@@ -2,36 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from robustlab.experiments import get_experiment
 from robustlab.experiments.poisoning_sample_size import transition_threshold
-from robustlab.runner import run_experiment
 
 NAME = "poisoning-sample-size"
 
 
 @pytest.fixture(scope="module")
-def quick(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    experiment = get_experiment(NAME)
-    config = experiment.config("quick")
-    out = tmp_path_factory.mktemp("poisoning_sample_size")
-    result = run_experiment(experiment, config, out=out, data_dir=data_dir)
-    root = out / NAME
-    return {
-        "config": config,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-        "result": result,
-    }
+def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME, data_dir=data_dir)
 
 
 def test_grid_and_excess_definitions(quick: dict[str, Any]) -> None:

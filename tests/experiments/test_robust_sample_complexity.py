@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -16,25 +15,13 @@ from robustlab.data.synthetic import schmidt_gaussian
 from robustlab.experiments import get_experiment
 from robustlab.experiments.base import CellContext
 from robustlab.experiments.robust_sample_complexity import crossing, predicted_n_half
-from robustlab.runner import run_experiment
 
 NAME = "robust-sample-complexity"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    experiment = get_experiment(NAME)
-    config = experiment.config("quick")
-    out = tmp_path_factory.mktemp("schmidt")
-    result = run_experiment(experiment, config, out=out)
-    root = out / NAME
-    return {
-        "config": config,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-        "result": result,
-    }
+def quick(run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME)
 
 
 def test_grid_and_rows(quick: dict[str, Any]) -> None:

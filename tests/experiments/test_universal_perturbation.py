@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
 import pytest
 import torch
 
 from robustlab.attacks import universal_perturbation
 from robustlab.data.synthetic import random_labels_sphere
-from robustlab.experiments import get_experiment
 from robustlab.experiments.universal_perturbation import draw_data, theorem_n
 from robustlab.learners import gradient_flow
 from robustlab.models.two_layer import TwoLayerNet
-from robustlab.runner import run_experiment
 
 NAME = "universal-perturbation"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    experiment = get_experiment(NAME)
-    config = experiment.config("quick")
-    out = tmp_path_factory.mktemp("universal")
-    result = run_experiment(experiment, config, out=out)
-    root = out / NAME
-    return {
-        "config": config,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-        "result": result,
-    }
+def quick(run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME)
 
 
 def test_grid_and_rows(quick: dict[str, Any]) -> None:
