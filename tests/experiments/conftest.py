@@ -24,7 +24,9 @@ def run_quick(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
         experiment = get_experiment(name)
         config = experiment.config("quick")
         out = tmp_path_factory.mktemp(name.replace("-", "_"))
-        result = run_experiment(experiment, config, out=out, data_dir=data_dir)
+        result = run_experiment(
+            experiment, config, out=out, preset="quick", device="cpu", data_dir=data_dir
+        )
         root = out / name
         return {
             "config": config,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +14,14 @@ import pytest
 from robustlab.experiments import lazy_adversarial_training as experiment
 from robustlab.experiments.base import ConfigError
 from robustlab.experiments.registry import get_experiment
-from robustlab.runner import run_experiment
 
 NAME = "lazy-adversarial-training"
 CELL = ["panel", "dim", "width", "lazy_radius", "train_budget", "seed"]
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
-    exp = get_experiment(NAME)
-    config = exp.config("quick")
-    out = tmp_path_factory.mktemp("lazy_adv")
-    result = run_experiment(exp, config, out=out, preset="quick", data_dir=data_dir)
-    root = out / NAME
-    return {
-        "config": config,
-        "result": result,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-    }
+def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME, data_dir=data_dir)
 
 
 def test_rows_cover_the_grid(quick: dict[str, Any]) -> None:

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from robustlab.experiments import multiclass_reflected as experiment
-from robustlab.experiments.registry import get_experiment
-from robustlab.runner import run_experiment
 
 NAME = "multiclass-reflected"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
-    exp = get_experiment(NAME)
-    config = exp.config("quick")
-    out = tmp_path_factory.mktemp("multiclass_reflected")
-    result = run_experiment(exp, config, out=out, preset="quick", data_dir=data_dir)
-    root = out / NAME
-    return {
-        "config": config,
-        "result": result,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-    }
+def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME, data_dir=data_dir)
 
 
 def test_counterexample_matches_the_closed_form() -> None:

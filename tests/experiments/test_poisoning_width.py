@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +15,13 @@ import torch
 
 from robustlab.experiments import Cell, CellContext, ConfigError, get_experiment
 from robustlab.experiments import poisoning_width as pw
-from robustlab.runner import run_experiment
 
 NAME = "poisoning-width"
 
 
 @pytest.fixture(scope="module")
-def quick(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The quick preset run once through the runner: its table, summary and config."""
-    experiment = get_experiment(NAME)
-    config = experiment.config("quick")
-    out = tmp_path_factory.mktemp("poisoning_width")
-    result = run_experiment(experiment, config, out=out, device="cpu", data_dir=data_dir)
-    table = pd.read_parquet(result.root / "results.parquet")
-    summary = json.loads((result.root / "summary.json").read_text())
-    return {"config": config, "table": table, "summary": summary, "result": result}
+def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME, data_dir=data_dir)
 
 
 def test_quick_has_one_row_per_cell_and_width(quick: dict[str, Any]) -> None:

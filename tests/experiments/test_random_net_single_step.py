@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy import integrate, stats
@@ -17,25 +16,13 @@ from robustlab.experiments import random_net_single_step as experiment
 from robustlab.experiments.base import CellContext
 from robustlab.experiments.registry import get_experiment
 from robustlab.models import TwoLayerNet
-from robustlab.runner import run_experiment
 
 NAME = "random-net-single-step"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    exp = get_experiment(NAME)
-    config = exp.config("quick")
-    out = tmp_path_factory.mktemp("random_net")
-    result = run_experiment(exp, config, out=out, preset="quick")
-    root = out / NAME
-    return {
-        "config": config,
-        "result": result,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-    }
+def quick(run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME)
 
 
 def test_one_row_per_network_and_input(quick: dict[str, Any]) -> None:

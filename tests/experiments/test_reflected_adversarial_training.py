@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,25 +14,13 @@ from robustlab.experiments import reflected_adversarial_training as experiment
 from robustlab.experiments.base import ConfigError
 from robustlab.experiments.registry import get_experiment
 from robustlab.models import TwoLayerNet
-from robustlab.runner import run_experiment
 
 NAME = "reflected-adversarial-training"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Any]:
-    exp = get_experiment(NAME)
-    config = exp.config("quick")
-    out = tmp_path_factory.mktemp("reflected_at")
-    result = run_experiment(exp, config, out=out, preset="quick", data_dir=data_dir)
-    root = out / NAME
-    return {
-        "config": config,
-        "result": result,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-    }
+def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME, data_dir=data_dir)
 
 
 def _wide(table: pd.DataFrame) -> pd.DataFrame:

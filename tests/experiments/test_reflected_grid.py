@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from robustlab.experiments import reflected_grid as experiment
 from robustlab.experiments.registry import get_experiment
 from robustlab.losses import reflected
-from robustlab.runner import run_experiment
 
 NAME = "reflected-grid"
 
 
 @pytest.fixture(scope="module")
-def quick(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    exp = get_experiment(NAME)
-    config = exp.config("quick")
-    out = tmp_path_factory.mktemp("reflected_grid")
-    result = run_experiment(exp, config, out=out, preset="quick")
-    root = out / NAME
-    return {
-        "config": config,
-        "result": result,
-        "table": pd.read_parquet(root / "results.parquet"),
-        "summary": json.loads((root / "summary.json").read_text()),
-        "root": root,
-    }
+def quick(run_quick: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    return run_quick(NAME)
 
 
 def _ball_count(points: int, radius: float, half: float) -> int:
