@@ -46,6 +46,11 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
 10. Optional **``def estimate_memory(config: Config) -> int``**: peak bytes of one cell. The
     runner refuses a config whose estimate (times the number of concurrent cells) exceeds the
     available memory, before any work.
+11. **``PROTOCOL: tuple[ProtocolRow, ...]``** (optional until every module has one): the
+    protocol table. One row per setting that matters (data, model, initialization, training,
+    attack, budget, seeds, ...): what the paper says, what the authors' public code does where it
+    exists and differs (else ``""``), what robustlab's presets do, and the deviation's reason
+    (``""`` when robustlab follows the paper). ``robustlab show`` and the report print it.
 
 ``table`` is ``results.parquet``: the rows of every cell, one column per cell parameter plus
 the measurement columns. List-valued parameters that are not swept appear in the table as JSON
@@ -84,6 +89,7 @@ __all__ = [
     "Experiment",
     "ExperimentConfig",
     "FieldInfo",
+    "ProtocolRow",
     "Summary",
     "grid",
 ]
@@ -94,6 +100,23 @@ VERDICTS: tuple[str, ...] = ("consistent", "inconsistent", "inconclusive")
 REQUIRED_PRESETS: tuple[str, ...] = ("quick", "paper")
 
 _DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True)
+class ProtocolRow:
+    """One row of an experiment's protocol table (``PROTOCOL`` in the module).
+
+    setting: what is set ("data", "initialization", "attack", ...); paper: what the paper
+    says (section or equation cited); authors_code: what the authors' public code does where it
+    differs from the paper ("" when there is no code or it agrees); robustlab: what the presets
+    do; deviation: why robustlab differs ("" when it follows the paper).
+    """
+
+    setting: str
+    paper: str
+    authors_code: str
+    robustlab: str
+    deviation: str = ""
 
 
 class ConfigError(ValueError):
@@ -355,6 +378,7 @@ class Experiment:
     summarize: Callable[[pd.DataFrame, Any], Summary]
     figures: Callable[[pd.DataFrame, Any], Mapping[str, Any]]
     estimate_memory: Callable[[Any], int] | None = None
+    protocol: tuple[ProtocolRow, ...] = ()
 
     REQUIRED: ClassVar[tuple[str, ...]] = (
         "PAPER",
@@ -407,6 +431,7 @@ class Experiment:
             summarize=module.summarize,
             figures=module.figures,
             estimate_memory=getattr(module, "estimate_memory", None),
+            protocol=tuple(getattr(module, "PROTOCOL", ())),
         )
 
     def fields(self) -> list[FieldInfo]:
