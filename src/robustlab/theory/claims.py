@@ -1,0 +1,488 @@
+"""The claim kinds every experiment states its verdicts with: one home for the statistics.
+
+Each function checks one kind of claim against measurements and returns a
+`robustlab.theory.fitting.Verdict` ("consistent", "inconsistent" or "inconclusive", with the
+numbers compared and a one-sentence reason), so an experiment's `summarize` is a list of claims:
+
+- `exponent`: a log-log slope with its t confidence interval against a predicted exponent
+  (equal to it, or at most / at least it); `exponent_of` for a fit already made;
+- `bound`: measured <= or >= a theorem's bound;
+- `trend`: a monotone trend (Spearman's rank correlation, two-sided test, predicted sign);
+- `paired_difference` / `two_sample_difference`: a mean difference below or above zero
+  (t test), or equivalent to zero within a margin (95% interval inside +-margin);
+- `fraction`: a share of successes at least a level;
+- `within_factor`, `close_to`: one number against a reference (ratio within a factor; relative
+  error with a floor, or the reference inside a measured interval);
+- `paper_table`, `rank_order`: agreement with a paper's table (cell by cell, relative error
+  with a floor; the order of the entries);
+- `fact`: an exactly computed yes/no (a counterexample, a count);
+- `every`: a claim that holds when each of its parts does (per C, per d, ...).
+
+A test is significant when its two-sided p value is below `alpha` and the effect has the
+predicted sign; a significant effect of the other sign is "inconsistent", anything else
+"inconclusive", with the reason ("only 1 pair", "CI wider than ...", "not significant").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from scipy import stats
+
+from robustlab.theory.fitting import (
+    SlopeFit,
+    Verdict,
+    VerdictKind,
+    as_float64,
+    check_lower_bound,
+    check_upper_bound,
+    compare_exponent,
+    fit_loglog_slope,
+    require_open_unit,
+    require_positive,
+)
+
+__all__ = [
+    "bound",
+    "close_to",
+    "every",
+    "exponent",
+    "exponent_of",
+    "fact",
+    "fraction",
+    "inconclusive",
+    "paired_difference",
+    "paper_table",
+    "rank_order",
+    "trend",
+    "two_sample_difference",
+    "within_factor",
+]
+
+Relation = Literal["=", "<=", ">="]
+Sign = Literal["negative", "positive", "zero"]
+
+
+def inconclusive(
+    claim: str, reason: str, *, measured: float | None = None, predicted: float | None = None
+) -> Verdict:
+    """An inconclusive verdict: the evidence cannot decide, for the stated reason."""
+    return Verdict(claim, "inconclusive", measured, predicted, reason)
+
+
+def fact(
+    claim: str,
+    holds: bool,
+    *,
+    measured: float | None,
+    predicted: float | None,
+    reason: str,
+    otherwise: Literal["inconsistent", "inconclusive"] = "inconsistent",
+) -> Verdict:
+    """An exactly computed claim (a count, a counterexample): consistent when `holds`.
+
+    `otherwise` is the verdict when it does not hold ("inconclusive" when failing it does not
+    contradict the theory, e.g. an optimizer that has not converged).
+    """
+    return Verdict(claim, "consistent" if holds else otherwise, measured, predicted, reason)
+
+
+def exponent_of(
+    fit: SlopeFit,
+    predicted: float,
+    *,
+    claim: str,
+    tolerance: float,
+    relation: Relation = "=",
+    max_ci_width: float = 1.0,
+    min_distinct_x: int = 3,
+) -> Verdict:
+    """A fitted log-log slope against `predicted`: equal to it ("="), or at most / at least it.
+
+    "=": `robustlab.theory.fitting.compare_exponent` (predicted in the CI or within tolerance).
+    "<=": consistent when the CI's upper end is <= predicted + tolerance, inconsistent when its
+    lower end is above it; ">=" mirrors. Inconclusive with fewer than `min_distinct_x` distinct
+    x, or ("=" only) a CI wider than `max_ci_width`. Raises ValueError for a negative tolerance.
+    """
+    if relation == "=":
+        return compare_exponent(
+            fit,
+            predicted,
+            tolerance=tolerance,
+            claim=claim,
+            max_ci_width=max_ci_width,
+            min_distinct_x=min_distinct_x,
+        )
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    slope = fit.slope
+    interval = f"slope {slope:.3g}, {round(100 * fit.confidence)}% CI "
+    interval += f"[{fit.ci_low:.3g}, {fit.ci_high:.3g}]"
+    if fit.n_distinct_x < min_distinct_x:
+        reason = f"only {fit.n_distinct_x} distinct x values (need {min_distinct_x})"
+        return inconclusive(claim, reason, measured=slope, predicted=predicted)
+    limit = predicted + tolerance if relation == "<=" else predicted - tolerance
+    sure, refuted = (
+        (fit.ci_high <= limit, fit.ci_low > limit)
+        if relation == "<="
+        else (fit.ci_low >= limit, fit.ci_high < limit)
+    )
+    kind: VerdictKind = "consistent" if sure else "inconsistent" if refuted else "inconclusive"
+    where = {"consistent": "inside", "inconsistent": "outside", "inconclusive": "straddles"}
+    reason = f"{interval} {where[kind]} slope {relation} {limit:.3g}"
+    if kind == "inconclusive":
+        reason = f"{interval} straddles {limit:.3g}: the grid cannot decide slope {relation} it"
+    return Verdict(claim, kind, slope, predicted, reason)
+
+
+def exponent(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    predicted: float,
+    *,
+    claim: str,
+    tolerance: float,
+    relation: Relation = "=",
+    max_ci_width: float = 1.0,
+    min_distinct_x: int = 3,
+) -> Verdict:
+    """Fit y ~ x^p on the finite positive pairs and judge p with `exponent_of`.
+
+    Inconclusive (with the reason) when no slope can be fitted: fewer than two usable points
+    or distinct x. The verdict's `measured` is the slope (None when none was fitted).
+    """
+    try:
+        fit = fit_loglog_slope(x, y, drop_invalid=True)
+    except ValueError as err:
+        return inconclusive(claim, str(err), predicted=predicted)
+    return exponent_of(
+        fit,
+        predicted,
+        claim=claim,
+        tolerance=tolerance,
+        relation=relation,
+        max_ci_width=max_ci_width,
+        min_distinct_x=min_distinct_x,
+    )
+
+
+def bound(
+    measured: float,
+    limit: float,
+    *,
+    claim: str,
+    relation: Literal["<=", ">="] = "<=",
+    rtol: float = 0.0,
+) -> Verdict:
+    """A theorem's bound: measured <= limit (an upper bound) or >= limit, with relative slack.
+
+    Inconclusive when either number is not finite (a vacuous or missing bound).
+    """
+    check = check_upper_bound if relation == "<=" else check_lower_bound
+    return check(float(measured), float(limit), claim=claim, rtol=rtol)
+
+
+def _significance(kind_of_effect: float, p: float, expect: Sign, alpha: float) -> VerdictKind:
+    """Consistent for a significant effect of the predicted sign, inconsistent for the other."""
+    if expect == "zero" or not p < alpha or kind_of_effect == 0:
+        return "inconclusive"
+    predicted_sign = -1.0 if expect == "negative" else 1.0
+    return "consistent" if math.copysign(1.0, kind_of_effect) == predicted_sign else "inconsistent"
+
+
+def trend(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    claim: str,
+    expect: Literal["increasing", "decreasing"],
+    alpha: float = 0.05,
+    min_levels: int = 3,
+) -> Verdict:
+    """y rises (or falls) with x: Spearman's rho, significant at `alpha` with the right sign.
+
+    measured: rho; predicted: +1 or -1. Inconclusive with fewer than `min_levels` distinct x.
+    Raises ValueError for mismatched lengths or alpha outside (0, 1).
+    """
+    require_open_unit("alpha", alpha)
+    xs, ys = as_float64(x, name="x").reshape(-1), as_float64(y, name="y").reshape(-1)
+    if xs.shape != ys.shape:
+        raise ValueError(f"x and y must have the same length, got {xs.size} and {ys.size}")
+    sign = 1.0 if expect == "increasing" else -1.0
+    levels = int(np.unique(xs).size)
+    if levels < min_levels:
+        reason = f"only {levels} distinct x values (need {min_levels})"
+        return inconclusive(claim, reason, predicted=sign)
+    result = stats.spearmanr(xs, ys)
+    rho, p = float(result.statistic), float(result.pvalue)
+    if not math.isfinite(rho):
+        return inconclusive(claim, "y does not vary: no rank correlation", predicted=sign)
+    kind = _significance(rho, p, "positive" if sign > 0 else "negative", alpha)
+    reason = f"Spearman rho = {rho:.3f} over {xs.size} points, two-sided p = {p:.2g}"
+    if kind == "inconclusive":
+        reason += f": not significant at {alpha:g}"
+    return Verdict(claim, kind, rho, sign, reason)
+
+
+def _mean_test(diff: npt.NDArray[np.float64], alpha: float) -> tuple[float, float, float, float]:
+    """Mean, (1 - alpha) t interval and two-sided p of a one-sample t test against 0.
+
+    Values that do not vary give a zero-width interval and p = 0 (a certain nonzero mean) or
+    p = 1 (all zero).
+    """
+    mean = float(diff.mean())
+    spread = float(diff.std(ddof=1))
+    if spread == 0.0:
+        return mean, mean, mean, 1.0 if mean == 0 else 0.0
+    half = float(stats.t.ppf(1 - alpha / 2, diff.size - 1)) * spread / math.sqrt(diff.size)
+    p = float(stats.ttest_1samp(diff, 0.0).pvalue)
+    return mean, mean - half, mean + half, p
+
+
+def paired_difference(
+    diff: npt.ArrayLike,
+    *,
+    claim: str,
+    expect: Sign,
+    alpha: float = 0.05,
+    margin: float = 0.0,
+) -> Verdict:
+    """Paired differences (treatment minus control) below zero, above zero, or about zero.
+
+    "negative"/"positive": a t test, significant with the predicted sign. "zero": equivalence,
+    consistent when the (1 - alpha) interval lies in [-margin, margin], inconsistent when the
+    mean is significant and larger than the margin. measured: the mean; predicted: 0.
+    Inconclusive with fewer than two pairs. Raises ValueError for a bad alpha or margin.
+    """
+    require_open_unit("alpha", alpha)
+    if expect == "zero":
+        require_positive("margin", margin)
+    values = as_float64(diff, name="diff").reshape(-1)
+    values = values[np.isfinite(values)]
+    if values.size < 2:
+        mean = float(values.mean()) if values.size else None
+        reason = f"only {values.size} paired comparison(s)"
+        return inconclusive(claim, reason, measured=mean, predicted=0.0)
+    mean, low, high, p = _mean_test(values, alpha)
+    interval = f"{1 - alpha:.0%} CI [{low:+.4g}, {high:+.4g}] over {values.size} pairs, p = {p:.2g}"
+    if expect != "zero":
+        kind = _significance(mean, p, expect, alpha)
+        why = f"mean difference {mean:+.4g}" + (": not significant" if p >= alpha else "")
+        return Verdict(claim, kind, mean, 0.0, f"{why}; {interval}")
+    if -margin <= low and high <= margin:
+        kind, why = "consistent", f"mean difference {mean:+.4g} within +-{margin:g}"
+    elif p < alpha and abs(mean) > margin:
+        kind, why = (
+            "inconsistent",
+            f"mean difference {mean:+.4g} is significant and beyond the margin",
+        )
+    else:
+        kind, why = "inconclusive", f"mean difference {mean:+.4g} not pinned down to +-{margin:g}"
+    return Verdict(claim, kind, mean, 0.0, f"{why}; {interval}")
+
+
+def two_sample_difference(
+    control: npt.ArrayLike,
+    treatment: npt.ArrayLike,
+    *,
+    claim: str,
+    expect: Literal["negative", "positive"],
+    alpha: float = 0.05,
+) -> Verdict:
+    """mean(treatment) - mean(control) below (or above) zero: Welch's t test, unpaired.
+
+    measured: the difference of the means; predicted: 0. Inconclusive with fewer than two
+    values on a side. Samples that do not vary count as certain (p = 0 when the means differ).
+    """
+    require_open_unit("alpha", alpha)
+    a = as_float64(control, name="control").reshape(-1)
+    b = as_float64(treatment, name="treatment").reshape(-1)
+    if a.size < 2 or b.size < 2:
+        reason = f"{a.size} and {b.size} values (need 2 on each side)"
+        return inconclusive(claim, reason, predicted=0.0)
+    diff = float(b.mean() - a.mean())
+    if float(a.std()) == 0.0 and float(b.std()) == 0.0:
+        p = 1.0 if diff == 0 else 0.0
+    else:
+        p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+    kind = _significance(diff, p, expect, alpha)
+    reason = f"{a.mean():.4g} -> {b.mean():.4g} (Welch p = {p:.2g})"
+    return Verdict(claim, kind, diff, 0.0, reason)
+
+
+def fraction(
+    hits: int,
+    total: int,
+    *,
+    claim: str,
+    at_least: float,
+    fail_below: float | None = None,
+    what: str = "cases",
+) -> Verdict:
+    """hits / total >= at_least; inconsistent below `fail_below` (default: at_least).
+
+    Between the two the verdict is inconclusive (a share that neither meets nor refutes the
+    claim). measured: the share; predicted: at_least. Raises ValueError for hits > total.
+    """
+    if not 0 <= hits <= total:
+        raise ValueError(f"need 0 <= hits <= total, got hits={hits}, total={total}")
+    if total == 0:
+        return inconclusive(claim, f"no {what} to count", predicted=at_least)
+    share = hits / total
+    fail = at_least if fail_below is None else fail_below
+    kind: VerdictKind = (
+        "consistent" if share >= at_least else "inconsistent" if share < fail else "inconclusive"
+    )
+    return Verdict(claim, kind, share, at_least, f"{hits} of {total} {what} ({share:.4g})")
+
+
+def within_factor(
+    measured: float | None, reference: float, factor: float, *, claim: str
+) -> Verdict:
+    """reference / factor <= measured <= reference * factor (both positive).
+
+    Inconclusive when measured is None, not finite or not positive. Raises ValueError for a
+    factor below 1 or a non-positive reference.
+    """
+    require_positive("reference", reference)
+    if not factor >= 1:
+        raise ValueError(f"factor must be >= 1, got {factor}")
+    if measured is None or not (math.isfinite(measured) and measured > 0):
+        return inconclusive(
+            claim, f"no positive finite measurement ({measured})", predicted=reference
+        )
+    ratio = measured / reference
+    inside = 1 / factor <= ratio <= factor
+    reason = f"{measured:.4g} is {ratio:.3g} x the reference {reference:.4g} "
+    reason += f"(allowed: within a factor {factor:g})"
+    return fact(claim, inside, measured=measured, predicted=reference, reason=reason)
+
+
+def close_to(
+    measured: float,
+    reference: float,
+    *,
+    claim: str,
+    rtol: float,
+    floor: float = 0.0,
+    interval: tuple[float, float] | None = None,
+) -> Verdict:
+    """|measured - reference| <= rtol * max(|reference|, floor), or reference inside `interval`.
+
+    The floor keeps a tiny reference (a paper's 0.3%) from demanding an absurd precision;
+    `interval` is the measurement's own uncertainty (a bootstrap or confidence interval).
+    Inconclusive when a number is not finite.
+    """
+    if rtol < 0 or floor < 0:
+        raise ValueError(f"rtol and floor must be >= 0, got rtol={rtol}, floor={floor}")
+    if not (math.isfinite(measured) and math.isfinite(reference)):
+        return inconclusive(claim, "measured or reference not finite", measured=measured)
+    scale = max(abs(reference), floor)
+    error = abs(measured - reference)
+    relative = error / scale if scale > 0 else (0.0 if error == 0 else math.inf)
+    covered = interval is not None and interval[0] <= reference <= interval[1]
+    reason = f"{measured:.4g} vs {reference:.4g}: relative error {relative:.2g} (allowed {rtol:g}"
+    reason += f" of max(|reference|, {floor:g}))" if floor else ")"
+    if interval is not None:
+        reason += f"; measured interval [{interval[0]:.4g}, {interval[1]:.4g}]"
+    holds = relative <= rtol or covered
+    return fact(claim, holds, measured=measured, predicted=reference, reason=reason)
+
+
+def paper_table(
+    measured: Mapping[str, float],
+    paper: Mapping[str, float],
+    *,
+    claim: str,
+    rtol: float,
+    floor: float,
+) -> Verdict:
+    """Every cell of a paper's table reproduced: relative error <= rtol, scale max(|paper|, floor).
+
+    Only the cells in both tables are compared. measured: cells that agree; predicted: cells
+    compared. Inconclusive when no cell is shared. The floor must be positive: an absolute
+    tolerance alone passes every small paper value by construction.
+    """
+    require_positive("floor", floor)
+    keys = [key for key in paper if key in measured]
+    if not keys:
+        return inconclusive(claim, "no cell of the paper's table was measured")
+    parts = [close_to(measured[k], paper[k], claim=k, rtol=rtol, floor=floor) for k in keys]
+    misses = [f"{k}: {measured[k]:.4g} vs {paper[k]:.4g}" for k, v in zip(keys, parts, strict=True)]
+    agree = sum(v.verdict == "consistent" for v in parts)
+    missed = [m for m, v in zip(misses, parts, strict=True) if v.verdict != "consistent"]
+    reason = f"{agree} of {len(keys)} cells within {rtol:g} x max(|paper|, {floor:g})"
+    reason += f"; missed {', '.join(missed)}" if missed else ""
+    return fact(
+        claim, agree == len(keys), measured=float(agree), predicted=float(len(keys)), reason=reason
+    )
+
+
+def rank_order(
+    measured: Mapping[str, float],
+    paper: Mapping[str, float],
+    *,
+    claim: str,
+    tie: float = 0.0,
+) -> Verdict:
+    """The measured entries come in the paper's order: every pair the paper separates by more
+    than `tie` is ordered the same way (measured ties count as disagreement).
+
+    measured: pairs in the paper's order; predicted: pairs compared. Inconclusive when the
+    paper separates no pair of shared entries.
+    """
+    keys = [key for key in paper if key in measured]
+    pairs = [(a, b) for a, b in combinations(keys, 2) if abs(paper[a] - paper[b]) > tie]
+    if not pairs:
+        return inconclusive(claim, f"the paper orders no pair of the {len(keys)} shared entries")
+    wrong = [
+        f"{a} vs {b}"
+        for a, b in pairs
+        if np.sign(measured[a] - measured[b]) != np.sign(paper[a] - paper[b])
+    ]
+    agree = len(pairs) - len(wrong)
+    reason = f"{agree} of {len(pairs)} pairs in the paper's order"
+    reason += f"; reversed or tied: {', '.join(wrong)}" if wrong else ""
+    return fact(claim, not wrong, measured=float(agree), predicted=float(len(pairs)), reason=reason)
+
+
+def every(
+    claim: str,
+    parts: Sequence[Verdict],
+    *,
+    measured: float | None = None,
+    predicted: float | None = None,
+    empty: str = "nothing to judge",
+) -> Verdict:
+    """A claim made of parts (one per C, per d, ...): consistent when every part is,
+    inconsistent when any part is, inconclusive otherwise (or with no parts: `empty`).
+
+    measured / predicted default to the consistent parts and the number of parts. The reason
+    lists each part's claim and reason.
+    """
+    if not parts:
+        return inconclusive(claim, empty, measured=measured, predicted=predicted)
+    kinds = [part.verdict for part in parts]
+    kind: VerdictKind = (
+        "inconsistent"
+        if "inconsistent" in kinds
+        else "consistent"
+        if all(k == "consistent" for k in kinds)
+        else "inconclusive"
+    )
+    hits = float(kinds.count("consistent"))
+    reason = f"{int(hits)} of {len(parts)} hold: " + "; ".join(
+        f"{part.claim}: {part.verdict} ({part.reason})" for part in parts
+    )
+    return Verdict(
+        claim,
+        kind,
+        hits if measured is None else measured,
+        float(len(parts)) if predicted is None else predicted,
+        reason,
+    )
