@@ -30,7 +30,8 @@ from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summ
 from robustlab.models import TwoLayerNet
 from robustlab.models.activations import get_activation
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
-from robustlab.theory.fitting import Verdict, compare_exponent, fit_loglog_slope
+from robustlab.theory import claims
+from robustlab.theory.fitting import Verdict
 from robustlab.theory.lazy import BUBECK_SCALINGS, bubeck_conditions
 
 PAPER = "003"
@@ -260,14 +261,58 @@ def _cell_medians(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _slope_verdict(
-    x: pd.Series, y: pd.Series, predicted: float, claim: str
-) -> tuple[float | None, Verdict]:
-    try:
-        fit = fit_loglog_slope(x, y, drop_invalid=True)
-    except ValueError as err:
-        return None, Verdict(claim, "inconclusive", None, predicted, str(err))
-    return fit.slope, compare_exponent(fit, predicted, tolerance=0.1, claim=claim)
+def _claims(
+    activation: str, rows: pd.DataFrame, cell: pd.DataFrame, config: Config
+) -> list[Verdict]:
+    """The theorem's scalings in d and k, the slides' |eta| ~ 1, the limit, the flip rate."""
+    median, flipped = float(rows["abs_eta"].median()), int(rows["flipped"].sum())
+    largest = rows[(rows["dim"] == rows["dim"].max()) & (rows["width"] == rows["width"].max())]
+    return [
+        claims.exponent(
+            cell["dim"],
+            cell["median_abs_eta"],
+            BUBECK_SCALINGS["step_size"].exponent,
+            claim=f"{activation}: median |eta| does not grow or shrink with d (theorem: O(1))",
+            tolerance=0.1,
+        ),
+        claims.exponent(
+            cell["dim"],
+            cell["median_relative_delta"],
+            BUBECK_SCALINGS["perturbation_relative"].exponent,
+            claim=f"{activation}: median ||delta|| / ||x|| ~ d^-1/2",
+            tolerance=0.1,
+        ),
+        claims.exponent(
+            cell["width"],
+            cell["median_abs_eta"],
+            0.0,
+            claim=f"{activation}: median |eta| does not depend on the width k",
+            tolerance=0.1,
+        ),
+        claims.within_factor(
+            median,
+            1.0,
+            ETA_BAND,
+            claim=f"{activation}: median |eta| is about 1 (slides), within "
+            f"[{1 / ETA_BAND:g}, {ETA_BAND:g}]",
+        ),
+        claims.close_to(
+            float(largest["abs_eta"].median()),
+            limit_medians(activation)["median_abs_eta"],
+            claim=f"{activation}: median |eta| at the largest d, k is near the large-width "
+            "limit q sqrt(E sigma^2) / E sigma'^2",
+            rtol=LIMIT_RTOL,
+            interval=_median_interval(largest),
+        ),
+        claims.fraction(
+            flipped,
+            len(rows),
+            claim=f"{activation}: one step with |eta| <= {config.max_eta:g} flips the sign "
+            f"w.p. >= 1 - gamma (gamma = {GAMMA:g})",
+            at_least=1.0 - GAMMA,
+            what="(network, input) pairs flipped",
+        ),
+    ]
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
@@ -277,19 +322,18 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     verdicts: list[Verdict] = []
     for activation in config.activation:
         rows = table[table["activation"] == activation]
-        cell = medians[medians["activation"] == activation]
         if rows.empty:
             continue
+        found = _claims(activation, rows, medians[medians["activation"] == activation], config)
+        verdicts.extend(found)
         abs_eta = rows["abs_eta"].to_numpy()
         finite = abs_eta[np.isfinite(abs_eta)]
         product = (rows["abs_eta"] * rows["grad_norm"] ** 2).to_numpy()
-        median = float(np.median(abs_eta))
-        flipped = float(rows["flipped"].mean())
-        head = {
-            "median_abs_eta": median,
+        headline[activation] = {
+            "median_abs_eta": float(np.median(abs_eta)),
             "abs_eta_q05": float(np.quantile(finite, 0.05)) if finite.size else math.nan,
             "abs_eta_q95": float(np.quantile(finite, 0.95)) if finite.size else math.nan,
-            "fraction_flipped_within_max_eta": flipped,
+            "fraction_flipped_within_max_eta": float(rows["flipped"].mean()),
             "implied_C3_sqrt_log_inv_gamma": float(np.quantile(product[np.isfinite(product)], 0.99))
             if np.isfinite(product).any()
             else math.nan,
@@ -300,55 +344,11 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
                 str(d): [float(q) for q in group["relative_delta"].quantile([0.05, 0.5, 0.95])]
                 for d, group in rows.groupby("dim")
             },
+            "slope_median_abs_eta_in_d": found[0].measured,
+            "slope_median_relative_delta_in_d": found[1].measured,
+            "slope_median_abs_eta_in_k": found[2].measured,
+            "limit_median_abs_eta": limit_medians(activation)["median_abs_eta"],
         }
-        slope_eta, verdict = _slope_verdict(
-            cell["dim"],
-            cell["median_abs_eta"],
-            BUBECK_SCALINGS["step_size"].exponent,
-            f"{activation}: median |eta| does not grow or shrink with d (theorem: O(1))",
-        )
-        head["slope_median_abs_eta_in_d"] = slope_eta
-        verdicts.append(verdict)
-        slope_rel, verdict = _slope_verdict(
-            cell["dim"],
-            cell["median_relative_delta"],
-            BUBECK_SCALINGS["perturbation_relative"].exponent,
-            f"{activation}: median ||delta|| / ||x|| ~ d^-1/2",
-        )
-        head["slope_median_relative_delta_in_d"] = slope_rel
-        verdicts.append(verdict)
-        slope_k, verdict = _slope_verdict(
-            cell["width"],
-            cell["median_abs_eta"],
-            0.0,
-            f"{activation}: median |eta| does not depend on the width k",
-        )
-        head["slope_median_abs_eta_in_k"] = slope_k
-        verdicts.append(verdict)
-        low, high = 1.0 / ETA_BAND, ETA_BAND
-        inside = low <= median <= high
-        verdicts.append(
-            Verdict(
-                f"{activation}: median |eta| is about 1 (slides), within [{low:g}, {high:g}]",
-                "consistent" if inside else "inconsistent",
-                median,
-                1.0,
-                f"median |eta| over {len(rows)} pairs is {median:.3g}; band [{low:g}, {high:g}]",
-            )
-        )
-        verdicts.append(_limit_verdict(activation, rows))
-        head["limit_median_abs_eta"] = limit_medians(activation)["median_abs_eta"]
-        verdicts.append(
-            Verdict(
-                f"{activation}: one step with |eta| <= {config.max_eta:g} flips the sign "
-                f"w.p. >= 1 - gamma (gamma = {GAMMA:g})",
-                "consistent" if flipped >= 1.0 - GAMMA else "inconsistent",
-                flipped,
-                1.0 - GAMMA,
-                f"{flipped:.4f} of {len(rows)} (network, input) pairs flipped",
-            )
-        )
-        headline[activation] = head
     return Summary(headline=headline, verdicts=verdicts)
 
 
@@ -366,32 +366,6 @@ def _median_interval(rows: pd.DataFrame, *, resamples: int = 400) -> tuple[float
     medians = np.nanmedian(matrix[picks].reshape(resamples, -1), axis=1)
     low, high = np.quantile(medians, [0.005, 0.995])
     return float(low), float(high)
-
-
-def _limit_verdict(activation: str, rows: pd.DataFrame) -> Verdict:
-    """Median |eta| at the largest (d, k) of the sweep against its large-width limit."""
-    largest = rows[(rows["dim"] == rows["dim"].max()) & (rows["width"] == rows["width"].max())]
-    measured = float(largest["abs_eta"].median())
-    predicted = limit_medians(activation)["median_abs_eta"]
-    low, high = _median_interval(largest)
-    gap = abs(measured - predicted) / predicted
-    d, k = int(largest["dim"].iloc[0]), int(largest["width"].iloc[0])
-    detail = (
-        f"d={d}, k={k}: {measured:.3g} (99% network-bootstrap interval [{low:.3g}, {high:.3g}]) "
-        f"vs limit {predicted:.3g}, relative gap {gap:.2f}"
-    )
-    if low <= predicted <= high or gap <= LIMIT_RTOL:
-        kind: Literal["consistent", "inconsistent"] = "consistent"
-    else:
-        kind = "inconsistent"
-    return Verdict(
-        f"{activation}: median |eta| at the largest d, k is near the large-width limit "
-        "q sqrt(E sigma^2) / E sigma'^2",
-        kind,
-        measured,
-        predicted,
-        f"{detail} (allowed: inside the interval or within {LIMIT_RTOL:g})",
-    )
 
 
 def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
