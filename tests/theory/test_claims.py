@@ -58,6 +58,16 @@ def test_exponent_one_sided_relations() -> None:
     assert straddle.verdict == "inconclusive" and "cannot decide" in straddle.reason
 
 
+def test_contains_says_when_the_grid_cannot_pin_the_exponent() -> None:
+    assert claims.contains(0.4, 0.6, 0.5, claim="c", max_width=0.5).verdict == "consistent"
+    assert claims.contains(0.7, 0.9, 0.5, claim="c", max_width=0.5).verdict == "inconsistent"
+    wide = claims.contains(0.05, 0.75, 0.5, claim="c", max_width=0.5)
+    assert wide.verdict == "inconclusive" and "does not pin" in wide.reason
+    assert wide.measured == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="low <= high"):
+        claims.contains(0.9, 0.1, 0.5, claim="c", max_width=0.5)
+
+
 def test_bound_both_directions_and_non_finite() -> None:
     assert claims.bound(0.5, 1.0, claim="c").verdict == "consistent"
     assert claims.bound(1.5, 1.0, claim="c").verdict == "inconsistent"

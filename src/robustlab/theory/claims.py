@@ -5,7 +5,8 @@ Each function checks one kind of claim against measurements and returns a
 numbers compared and a one-sentence reason), so an experiment's `summarize` is a list of claims:
 
 - `exponent`: a log-log slope with its t confidence interval against a predicted exponent
-  (equal to it, or at most / at least it); `exponent_of` for a fit already made;
+  (equal to it, or at most / at least it); `exponent_of` for a fit already made; `contains`
+  for a set-valued estimate (every exponent that fits equally well);
 - `bound`: measured <= or >= a theorem's bound;
 - `trend`: a monotone trend (Spearman's rank correlation, two-sided test, predicted sign);
 - `paired_difference` / `two_sample_difference`: a mean difference below or above zero
@@ -50,6 +51,7 @@ from robustlab.theory.fitting import (
 __all__ = [
     "bound",
     "close_to",
+    "contains",
     "every",
     "exponent",
     "exponent_of",
@@ -169,6 +171,33 @@ def exponent(
         max_ci_width=max_ci_width,
         min_distinct_x=min_distinct_x,
     )
+
+
+def contains(
+    low: float,
+    high: float,
+    predicted: float,
+    *,
+    claim: str,
+    max_width: float,
+    detail: str = "",
+) -> Verdict:
+    """A set-valued estimate [low, high] (the exponents that fit equally well) against a
+    predicted value: inconclusive when wider than `max_width` (the grid cannot pin it),
+    consistent when it contains `predicted`, inconsistent otherwise. measured: the midpoint.
+    Raises ValueError for low > high or a non-positive max_width.
+    """
+    require_positive("max_width", max_width)
+    if not low <= high:
+        raise ValueError(f"need low <= high, got [{low}, {high}]")
+    middle = (low + high) / 2
+    reason = f"{detail}estimate [{low:.3g}, {high:.3g}]"
+    if high - low > max_width:
+        reason += f" wider than {max_width:g}: the grid does not pin the exponent"
+        return inconclusive(claim, reason, measured=middle, predicted=predicted)
+    holds = low - 1e-9 <= predicted <= high + 1e-9
+    reason += f" {'contains' if holds else 'excludes'} {predicted:.3g}"
+    return fact(claim, holds, measured=middle, predicted=predicted, reason=reason)
 
 
 def bound(
