@@ -126,3 +126,23 @@ def test_negated_ce_equals_negated_for_one_logit() -> None:
     b = clean_label(model, X, y, L21(1.5), loss="negated", steps=4)
     torch.testing.assert_close(a.x, b.x)
     torch.testing.assert_close(a.objective, b.objective)
+
+
+# The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
+QUICK_VERDICTS = [
+    ("clean test accuracy after poisoning with 'negated-ce' decrea", "consistent"),
+    ("clean test accuracy after poisoning with 'negated' decreases", "consistent"),
+    ("'negated-ce' poisons harder than 'ce' (lower clean test accu", "inconsistent"),
+    ("'negated-ce' poisons harder than 'ce' at the paper's budget ", "inconclusive"),
+    ("'ce' leaves more samples virtually untouched and reaches lar", "consistent"),
+    ("'negated' poisons harder than 'ce' (lower clean test accurac", "inconsistent"),
+    ("'negated' poisons harder than 'ce' at the paper's budget S/n", "inconsistent"),
+    ("'ce' leaves more samples virtually untouched and reaches lar", "consistent"),
+]
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
+    assert found == QUICK_VERDICTS

@@ -100,19 +100,19 @@ def test_transition_threshold_separates_and_breaks_ties_in_the_middle() -> None:
 
 
 # The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
-# (issue 9), by the first 60 characters of each claim: a change here must be deliberate
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
 # (the kappa verdict was dropped deliberately: issue 9 item 4).
-QUICK_VERDICTS = {
-    "excess loss is smaller at the largest n than at the smallest": "consistent",
-    "excess error is smaller at the largest n than at the smalles": "consistent",
-    "excess loss grows with the corruption rate C at every n": "consistent",
-    "excess loss decays at least as fast as n^-1/2 while C <= sqr": "inconclusive",
-    "the overhead stops decreasing with n at a fixed per-sample b": "inconclusive",
-    "excess loss <= Theorem 2.2 bound (one pass, T = n) in every ": "consistent",
-}
+QUICK_VERDICTS = [
+    ("excess loss is smaller at the largest n than at the smallest", "consistent"),
+    ("excess error is smaller at the largest n than at the smalles", "consistent"),
+    ("excess loss grows with the corruption rate C at every n", "consistent"),
+    ("excess loss decays at least as fast as n^-1/2 while C <= sqr", "inconclusive"),
+    ("the overhead stops decreasing with n at a fixed per-sample b", "inconclusive"),
+    ("excess loss <= Theorem 2.2 bound (one pass, T = n) in every ", "consistent"),
+]
 
 
 def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
-    found = {v["claim"][:60]: v["verdict"] for v in quick["summary"]["verdicts"]}
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
     assert found == QUICK_VERDICTS
-    assert len(quick["summary"]["verdicts"]) == len(QUICK_VERDICTS)

@@ -29,7 +29,6 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from pydantic import Field, field_validator
-from scipy import stats
 from torch import Tensor
 
 from robustlab.data import load_mnist
@@ -40,6 +39,7 @@ from robustlab.learners.trace import evaluate
 from robustlab.models import LinearModel
 from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
 from robustlab.poisoning import clean_label
+from robustlab.theory import claims
 from robustlab.theory.fitting import Verdict
 
 PAPER = "001"
@@ -331,100 +331,65 @@ def _negated_losses(config: Config) -> list[LossName]:
     return [loss for loss in config.losses if loss != "ce"]
 
 
-def _decrease_verdict(rows: pd.DataFrame, loss: str) -> tuple[Verdict, float]:
+def _decrease(rows: pd.DataFrame, loss: str) -> Verdict:
     """Spearman test that the clean test accuracy falls as C grows (all members and seeds)."""
-    claim = f"clean test accuracy after poisoning with '{loss}' decreases with C"
     part = rows[rows["loss"] == loss]
-    if part["C"].nunique() < 3:
-        reason = f"only {part['C'].nunique()} distinct C values (need 3)"
-        return Verdict(claim, "inconclusive", None, None, reason), math.nan
-    rho, p_two = stats.spearmanr(part["C"], part["test_accuracy"])
-    rho, p_two = float(rho), float(p_two)
-    one_sided = p_two / 2 if rho < 0 else 1 - p_two / 2
-    reason = f"Spearman rho = {rho:.3f} over {len(part)} retrained models, one-sided p = "
-    reason += f"{one_sided:.2g}"
-    if rho < 0 and one_sided < ALPHA:
-        return Verdict(claim, "consistent", rho, -1.0, reason), rho
-    if rho > 0 and 1 - one_sided < ALPHA:
-        return Verdict(claim, "inconsistent", rho, -1.0, reason + " (increasing)"), rho
-    return Verdict(claim, "inconclusive", rho, -1.0, reason + ": not significant"), rho
+    return claims.trend(
+        part["C"],
+        part["test_accuracy"],
+        claim=f"clean test accuracy after poisoning with '{loss}' decreases with C",
+        expect="decreasing",
+        alpha=ALPHA,
+    )
 
 
-def _paired_differences(rows: pd.DataFrame, loss: str) -> pd.DataFrame:
-    """Per C > 0: mean accuracy(loss) - accuracy(ce) over paired members, t statistic, p values."""
+def _paired(rows: pd.DataFrame, loss: str) -> dict[float, Verdict]:
+    """Per C > 0: accuracy(loss) - accuracy(ce) over paired (seed, member), below zero?"""
     keys = ["C", "seed", "member"]
     mine = rows[rows["loss"] == loss].set_index(keys)["test_accuracy"]
     ce = rows[rows["loss"] == "ce"].set_index(keys)["test_accuracy"]
     diff = (mine - ce).dropna().reset_index()
-    out = []
-    for C in sorted(diff[diff["C"] > 0]["C"].unique()):
-        values = diff[diff["C"] == C]["test_accuracy"].to_numpy()
-        mean = float(values.mean())
-        if len(values) > 1 and float(values.std(ddof=1)) > 0:
-            result = stats.ttest_1samp(values, 0.0)
-            t, p = float(result.statistic), float(result.pvalue)
-        else:
-            t, p = (0.0, 1.0) if mean == 0 else (math.copysign(math.inf, mean), 0.0)
-        out.append({"C": float(C), "mean": mean, "t": t, "p": p, "count": len(values)})
-    return pd.DataFrame(out, columns=["C", "mean", "t", "p", "count"])
+    return {
+        float(C): claims.paired_difference(
+            diff[diff["C"] == C]["test_accuracy"], claim=f"C={C:g}", expect="negative", alpha=ALPHA
+        )
+        for C in sorted(diff[diff["C"] > 0]["C"].unique())
+    }
 
 
-def _comparison_verdicts(
+def _comparisons(
     rows: pd.DataFrame, loss: str, config: Config
 ) -> tuple[list[Verdict], dict[str, Any]]:
     """Is `loss` the stronger attack (lower clean accuracy) than 'ce' at every C, and at 3.27?"""
-    diffs = _paired_differences(rows, loss)
-    lower = diffs[(diffs["mean"] < 0) & (diffs["p"] < ALPHA)]
-    higher = diffs[(diffs["mean"] > 0) & (diffs["p"] < ALPHA)]
+    by_c = _paired(rows, loss)
     headline = {
-        f"accuracy_{loss}_minus_ce": {str(r.C): r.mean for r in diffs.itertuples()},
-        f"C_where_{loss}_beats_ce": [float(c) for c in lower["C"]],
-        f"C_where_ce_beats_{loss}": [float(c) for c in higher["C"]],
+        f"accuracy_{loss}_minus_ce": {str(c): v.measured for c, v in by_c.items()},
+        f"C_where_{loss}_beats_ce": [c for c, v in by_c.items() if v.verdict == "consistent"],
+        f"C_where_ce_beats_{loss}": [c for c, v in by_c.items() if v.verdict == "inconsistent"],
     }
-    claim = f"'{loss}' poisons harder than 'ce' (lower clean test accuracy) at every C > 0"
-    total = len(diffs)
-    per_c = "; ".join(f"C={r.C:g}: {r.mean:+.3f} (p={r.p:.2g})" for r in diffs.itertuples())
-    verdicts = []
-    if total == 0:
-        verdicts.append(Verdict(claim, "inconclusive", None, None, "no C > 0 on the grid"))
-    elif len(lower) == total:
-        verdicts.append(
-            Verdict(claim, "consistent", float(len(lower)), float(total), f"paired: {per_c}")
-        )
-    elif len(higher) > 0:
-        reason = f"'ce' significantly stronger at C = {sorted(higher['C'].tolist())}; {per_c}"
-        verdicts.append(Verdict(claim, "inconsistent", float(len(lower)), float(total), reason))
-    else:
-        reason = f"not significant at every C; {per_c}"
-        verdicts.append(Verdict(claim, "inconclusive", float(len(lower)), float(total), reason))
+    every_c = claims.every(
+        f"'{loss}' poisons harder than 'ce' (lower clean test accuracy) at every C > 0",
+        list(by_c.values()),
+        empty="no C > 0 on the grid",
+    )
     # The paper's own budget: C = 800 at n = 60000, i.e. S/n = 3.27.
     claim = f"'{loss}' poisons harder than 'ce' at the paper's budget S/n = {PAPER_PER_SAMPLE:.2f}"
     root_n = math.sqrt(config.n_train)
-    if total:
-        ratios = np.abs(np.log(diffs["C"].to_numpy() / root_n / PAPER_PER_SAMPLE))
-        nearest = diffs.iloc[int(np.argmin(ratios))]
-        if float(ratios.min()) > math.log(PAPER_BUDGET_TOLERANCE):
-            reason = f"no grid C has S/n within a factor {PAPER_BUDGET_TOLERANCE} of 3.27"
-            verdicts.append(Verdict(claim, "inconclusive", None, 0.0, reason))
-        else:
-            reason = (
-                f"at C = {nearest['C']:g} (S/n = {nearest['C'] / root_n:.2f}): accuracy "
-                f"difference {nearest['mean']:+.3f}, t = {nearest['t']:.2f}, p = {nearest['p']:.2g}"
-            )
-            significant = float(nearest["p"]) < ALPHA
-            measured = float(nearest["mean"])
-            if not significant:
-                verdicts.append(Verdict(claim, "inconclusive", measured, 0.0, reason))
-            elif measured < 0:
-                verdicts.append(Verdict(claim, "consistent", measured, 0.0, reason))
-            else:
-                verdicts.append(Verdict(claim, "inconsistent", measured, 0.0, reason))
-    else:
-        verdicts.append(Verdict(claim, "inconclusive", None, 0.0, "no C > 0 on the grid"))
-    return verdicts, headline
+    if not by_c:
+        return [
+            every_c,
+            claims.inconclusive(claim, "no C > 0 on the grid", predicted=0.0),
+        ], headline
+    nearest = min(by_c, key=lambda c: abs(math.log(c / root_n / PAPER_PER_SAMPLE)))
+    if abs(math.log(nearest / root_n / PAPER_PER_SAMPLE)) > math.log(PAPER_BUDGET_TOLERANCE):
+        reason = f"no grid C has S/n within a factor {PAPER_BUDGET_TOLERANCE} of 3.27"
+        return [every_c, claims.inconclusive(claim, reason, predicted=0.0)], headline
+    at = by_c[nearest]
+    reason = f"at C = {nearest:g} (S/n = {nearest / root_n:.2f}): {at.reason}"
+    return [every_c, Verdict(claim, at.verdict, at.measured, 0.0, reason)], headline
 
 
-def _spread_verdict(rows: pd.DataFrame, loss: str) -> Verdict:
+def _spread(rows: pd.DataFrame, loss: str) -> Verdict:
     """Fig. 1 bottom: 'ce' leaves more samples untouched and piles more norm on a few."""
     claim = (
         f"'ce' leaves more samples virtually untouched and reaches larger ||delta_i|| "
@@ -435,22 +400,23 @@ def _spread_verdict(rows: pd.DataFrame, loss: str) -> Verdict:
         index=["C", "seed"], columns="loss", values=["frac_untouched", "max_norm"]
     )
     if per_cell.empty:
-        return Verdict(claim, "inconclusive", None, None, "no C > 0 on the grid")
-    untouched = per_cell["frac_untouched"]["ce"] > per_cell["frac_untouched"][loss]
-    larger = per_cell["max_norm"]["ce"] > per_cell["max_norm"][loss]
-    both = untouched & larger
-    share = float(both.mean())
-    reason = (
-        f"in {int(both.sum())} of {len(both)} (C, seed) cells; untouched fraction ce vs "
-        f"{loss}: {per_cell['frac_untouched']['ce'].mean():.3f} vs "
-        f"{per_cell['frac_untouched'][loss].mean():.3f}, max norm "
-        f"{per_cell['max_norm']['ce'].mean():.2f} vs {per_cell['max_norm'][loss].mean():.2f}"
+        return claims.inconclusive(claim, "no C > 0 on the grid")
+    untouched, norms = per_cell["frac_untouched"], per_cell["max_norm"]
+    both = (untouched["ce"] > untouched[loss]) & (norms["ce"] > norms[loss])
+    verdict = claims.fraction(
+        int(both.sum()),
+        len(both),
+        claim=claim,
+        at_least=1.0,
+        fail_below=0.5,
+        what="(C, seed) cells",
     )
-    if share == 1.0:
-        return Verdict(claim, "consistent", share, 1.0, reason)
-    if share < 0.5:
-        return Verdict(claim, "inconsistent", share, 1.0, reason)
-    return Verdict(claim, "inconclusive", share, 1.0, reason)
+    reason = (
+        f"{verdict.reason}; untouched fraction ce vs {loss}: {untouched['ce'].mean():.3f} vs "
+        f"{untouched[loss].mean():.3f}, max norm {norms['ce'].mean():.2f} vs "
+        f"{norms[loss].mean():.2f}"
+    )
+    return Verdict(claim, verdict.verdict, verdict.measured, verdict.predicted, reason)
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
@@ -472,16 +438,17 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     }
     verdicts: list[Verdict] = []
     for loss in config.losses:
-        verdict, rho = _decrease_verdict(rows, loss)
-        headline[f"spearman_accuracy_vs_C_{loss}"] = rho
+        verdict = _decrease(rows, loss)
+        rho = verdict.measured
+        headline[f"spearman_accuracy_vs_C_{loss}"] = math.nan if rho is None else rho
         if loss != "ce":
             verdicts.append(verdict)
     if "ce" in config.losses:
         for loss in _negated_losses(config):
-            found, extra = _comparison_verdicts(rows, loss, config)
+            found, extra = _comparisons(rows, loss, config)
             verdicts.extend(found)
             headline.update(extra)
-            verdicts.append(_spread_verdict(rows, loss))
+            verdicts.append(_spread(rows, loss))
     return Summary(headline=headline, verdicts=verdicts)
 
 

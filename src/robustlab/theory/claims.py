@@ -367,7 +367,7 @@ def fraction(
     kind: VerdictKind = (
         "consistent" if share >= at_least else "inconsistent" if share < fail else "inconclusive"
     )
-    return Verdict(claim, kind, share, at_least, f"{hits} of {total} {what} ({share:.4g})")
+    return Verdict(claim, kind, share, at_least, f"{hits} of {total} {what} (share {share:.4g})")
 
 
 def within_factor(
