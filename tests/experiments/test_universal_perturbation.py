@@ -140,3 +140,19 @@ def test_smallest_universal_step_is_minimal_by_brute_force() -> None:
         shifted = X[e].unsqueeze(0) - etas.view(-1, 1, 1) * y.view(1, -1, 1) * direction[e]
         all_flipped = (y * f(shifted) < 0).all(dim=1)
         assert not bool(all_flipped.any())
+
+
+# The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
+QUICK_VERDICTS = [
+    ("delta = eta sum_i y_i x_i flips every training point (fracti", "consistent"),
+    ("gradient flow reaches L <= 1e-30 (near a KKT point of eq. (1", "consistent"),
+    ("||delta|| = o(sqrt(d)) when n grows like sqrt(d) / log d (sl", "consistent"),
+    ("||delta|| scales like sqrt(d / (c^2 n)) in n (log-log slope ", "inconclusive"),
+]
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
+    assert found == QUICK_VERDICTS

@@ -41,7 +41,8 @@ from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summ
 from robustlab.learners import gradient_flow
 from robustlab.models.two_layer import TwoLayerNet
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
-from robustlab.theory.fitting import SlopeFit, Verdict, compare_exponent, fit_loglog_slope
+from robustlab.theory import claims
+from robustlab.theory.fitting import SlopeFit, Verdict, fit_loglog_slope
 
 PAPER = "003"
 FIGURE = "Vardi et al. 2022 (slides): experiments (a) ||delta|| vs d, (b) ||delta|| vs n"
@@ -308,23 +309,24 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
         )
     )
     verdicts.append(
-        Verdict(
+        claims.fact(
             "delta = eta sum_i y_i x_i flips every training point (fraction flipped = 1)",
-            "consistent" if bool((fractions == 1.0).all()) else "inconsistent",
-            float(fractions.min()),
-            1.0,
-            reason,
+            bool((fractions == 1.0).all()),
+            measured=float(fractions.min()),
+            predicted=1.0,
+            reason=reason,
         )
     )
-    threshold = f"{config.loss_threshold:g}"
     verdicts.append(
-        Verdict(
-            f"gradient flow reaches L <= {threshold} (near a KKT point of eq. (14))",
-            "consistent" if bool(converged.all()) else "inconclusive",
-            float(converged.mean()),
-            1.0,
-            f"{int(converged.sum())} of {len(converged)} nets reached the threshold "
-            f"(largest final log10 L: {headline['max_final_log10_loss']:.2f})",
+        claims.fraction(
+            int(converged.sum()),
+            len(converged),
+            claim=f"gradient flow reaches L <= {config.loss_threshold:g} (near a KKT point of "
+            "eq. (14))",
+            at_least=1.0,
+            fail_below=0.0,
+            what="nets reached the threshold (largest final log10 L: "
+            f"{headline['max_final_log10_loss']:.2f})",
         )
     )
     verdicts.append(_little_o_verdict(table, headline))
@@ -338,7 +340,7 @@ def _little_o_verdict(table: pd.DataFrame, headline: dict[str, Any]) -> Verdict:
     rows = table[table["regime"] == "theorem_n"]
     if rows["dim"].nunique() < 3:
         reason = f"{rows['dim'].nunique()} dimensions in the theorem regime (need 3)"
-        return Verdict(claim, "inconclusive", None, EXPONENT_D_MAX, reason)
+        return claims.inconclusive(claim, reason, predicted=EXPONENT_D_MAX)
     dims, norms = _arrays(rows, "dim", "delta_norm")
     fit = fit_loglog_slope(dims, norms)
     by_d, ratios, _, _ = _series(rows, "dim", "delta_over_sqrt_d")
@@ -347,18 +349,22 @@ def _little_o_verdict(table: pd.DataFrame, headline: dict[str, Any]) -> Verdict:
     headline["theorem_regime_delta_over_sqrt_d"] = {
         str(int(d)): float(v) for d, v in zip(by_d.tolist(), ratios.tolist(), strict=True)
     }
-    interval = f"95% CI [{fit.ci_low:.3g}, {fit.ci_high:.3g}]"
-    trend = "falls" if falling else "does not fall monotonically"
     met = int(rows["condition_holds"].sum())
-    reason = (
-        f"slope {fit.slope:.3g} ({interval}); ||delta||/sqrt(d) {trend} in d; the theorem's "
-        f"separation condition holds in {met} of {len(rows)} of these data sets"
-    )
-    if fit.ci_high < EXPONENT_D_MAX and falling:
-        return Verdict(claim, "consistent", fit.slope, EXPONENT_D_MAX, reason)
-    if fit.ci_low > EXPONENT_D_MAX:
-        return Verdict(claim, "inconsistent", fit.slope, EXPONENT_D_MAX, reason)
-    return Verdict(claim, "inconclusive", fit.slope, EXPONENT_D_MAX, reason)
+    parts = [
+        claims.exponent_of(fit, EXPONENT_D_MAX, claim="slope", tolerance=0.0, relation="<="),
+        claims.fact(
+            "||delta||/sqrt(d) falls in d",
+            falling,
+            measured=None,
+            predicted=None,
+            reason="monotone" if falling else "not monotone",
+            otherwise="inconclusive",
+        ),
+    ]
+    verdict = claims.every(claim, parts, measured=fit.slope, predicted=EXPONENT_D_MAX)
+    reason = f"{verdict.reason}; the theorem's separation condition holds in {met} of "
+    reason += f"{len(rows)} of these data sets"
+    return Verdict(claim, verdict.verdict, fit.slope, EXPONENT_D_MAX, reason)
 
 
 def _n_exponent_verdict(table: pd.DataFrame, headline: dict[str, Any]) -> Verdict:
@@ -387,9 +393,9 @@ def _n_exponent_verdict(table: pd.DataFrame, headline: dict[str, Any]) -> Verdic
             "no d has data sets meeting n <= (d+1)/(3(max|<x_i,x_j>|+1)) at three or more n, "
             f"so the bound does not apply{observed}"
         )
-        return Verdict(claim, "inconclusive", measured, EXPONENT_N, reason)
+        return claims.inconclusive(claim, reason, measured=measured, predicted=EXPONENT_N)
     d, fit = best
-    return compare_exponent(
+    return claims.exponent_of(
         fit, EXPONENT_N, tolerance=0.15, claim=f"{claim}, d = {d}, data meeting the condition"
     )
 
