@@ -132,3 +132,21 @@ def test_cells_and_config_validation() -> None:
     assert experiment.lazy_radius(paper.left_width, C0=paper.C0) == pytest.approx(0.316, abs=1e-3)
     with pytest.raises(ConfigError, match="perfect squares"):
         exp.config("quick", {"left_dims": [50]})
+
+
+# The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
+QUICK_VERDICTS = [
+    ("left: threshold budget ||delta||* ~ d^-1/2 (Theorem 3.1)", "consistent"),
+    ("left: threshold ||delta||* sqrt(d) near the paper's 5", "consistent"),
+    ("left: robust accuracy <= 0.1 at every budget >= 2 x 5/sqrt(d", "consistent"),
+    ("right: threshold radius V* ~ m^-1/2 (lazy ball C0/sqrt(m))", "inconclusive"),
+    ("right: threshold V* sqrt(m) near the paper's 25", "consistent"),
+    ("right: robust accuracy rises with the lazy radius V (phase t", "consistent"),
+]
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
+    assert found == QUICK_VERDICTS

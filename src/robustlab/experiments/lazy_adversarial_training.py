@@ -39,7 +39,8 @@ from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summ
 from robustlab.learners import adversarial_training, from_attack
 from robustlab.models import TwoLayerNet
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
-from robustlab.theory.fitting import Verdict, compare_exponent, fit_loglog_slope
+from robustlab.theory import claims
+from robustlab.theory.fitting import Verdict
 from robustlab.theory.lazy import (
     FIGURE4_C0,
     FIGURE4_RADIUS_CONSTANT,
@@ -481,43 +482,25 @@ def thresholds(table: pd.DataFrame, panel: Panel) -> pd.DataFrame:
     return pd.DataFrame(out, columns=["x", "seed", "run", "threshold"])
 
 
-def _slope_verdict(found: pd.DataFrame, *, claim: str, total: int) -> tuple[Verdict, Any]:
+def _slope_verdict(found: pd.DataFrame, *, claim: str, total: int) -> Verdict:
+    """The threshold's log-log slope against -1/2, thresholds outside the grid left out."""
     finite = found[np.isfinite(found["threshold"]) & (found["threshold"] > 0)]
     censored = total - len(finite)
-    try:
-        fit = fit_loglog_slope(finite["x"], finite["threshold"])
-    except ValueError as err:
-        reason = f"{err} ({censored} of {total} thresholds outside the swept grid)"
-        return Verdict(claim, "inconclusive", None, -0.5, reason), None
-    verdict = compare_exponent(fit, -0.5, tolerance=0.15, claim=claim)
-    if censored:
-        verdict = Verdict(
-            verdict.claim,
-            verdict.verdict,
-            verdict.measured,
-            verdict.predicted,
-            f"{verdict.reason}; {censored} of {total} thresholds outside the grid left out",
-        )
-    return verdict, fit
+    verdict = claims.exponent(finite["x"], finite["threshold"], -0.5, claim=claim, tolerance=0.15)
+    if not censored:
+        return verdict
+    reason = f"{verdict.reason}; {censored} of {total} thresholds outside the grid left out"
+    return Verdict(claim, verdict.verdict, verdict.measured, verdict.predicted, reason)
 
 
 def _prefactor_verdict(found: pd.DataFrame, *, paper: float, claim: str) -> tuple[Verdict, float]:
     finite = found[np.isfinite(found["threshold"]) & (found["threshold"] > 0)]
     if finite.empty:
-        return Verdict(claim, "inconclusive", None, paper, "no threshold inside the grid"), math.nan
+        return claims.inconclusive(claim, "no threshold inside the grid", predicted=paper), math.nan
     constant = float(np.median(finite["threshold"] * np.sqrt(finite["x"].astype(float))))
-    inside = paper / PREFACTOR_FACTOR <= constant <= paper * PREFACTOR_FACTOR
-    return (
-        Verdict(
-            claim,
-            "consistent" if inside else "inconsistent",
-            constant,
-            paper,
-            f"median threshold x sqrt(.) is {constant:.3g}; paper {paper:g} "
-            f"(allowed within a factor {PREFACTOR_FACTOR:g})",
-        ),
-        constant,
-    )
+    verdict = claims.within_factor(constant, paper, PREFACTOR_FACTOR, claim=claim)
+    reason = f"median threshold x sqrt(.): {verdict.reason}"
+    return Verdict(claim, verdict.verdict, verdict.measured, verdict.predicted, reason), constant
 
 
 def _collapse_verdict(table: pd.DataFrame) -> Verdict:
@@ -529,16 +512,13 @@ def _collapse_verdict(table: pd.DataFrame) -> Verdict:
     rows = table[(table["panel"] == "left") & table["matched"]]
     far = rows[rows["train_budget"] >= 2 * FIGURE4_RADIUS_CONSTANT / np.sqrt(rows["dim"])]
     if far.empty:
-        return Verdict(claim, "inconclusive", None, 1 - ROBUST_ERROR_FLOOR, "no budget that large")
+        reason = "no budget that large"
+        return claims.inconclusive(claim, reason, predicted=1 - ROBUST_ERROR_FLOOR)
     worst = float(far.groupby(["dim", "train_budget"])["robust_accuracy"].mean().max())
-    return Verdict(
-        claim,
-        "consistent" if worst <= 1 - ROBUST_ERROR_FLOOR else "inconsistent",
-        worst,
-        1 - ROBUST_ERROR_FLOOR,
-        f"largest mean robust accuracy over {far['dim'].nunique()} dimensions at such budgets "
-        f"is {worst:.3f}",
-    )
+    verdict = claims.bound(worst, 1 - ROBUST_ERROR_FLOOR, claim=claim)
+    reason = f"largest mean robust accuracy over {far['dim'].nunique()} dimensions at such "
+    reason += f"budgets: {verdict.reason}"
+    return Verdict(claim, verdict.verdict, verdict.measured, verdict.predicted, reason)
 
 
 def _transition_verdict(table: pd.DataFrame) -> Verdict:
@@ -546,18 +526,15 @@ def _transition_verdict(table: pd.DataFrame) -> Verdict:
     claim = "right: robust accuracy rises with the lazy radius V (phase transition)"
     rows = table[(table["panel"] == "right") & table["matched"]]
     if rows["lazy_radius"].nunique() < 2:
-        return Verdict(claim, "inconclusive", None, None, "fewer than two radii")
+        return claims.inconclusive(claim, "fewer than two radii")
     means = rows.groupby(["width", "lazy_radius"])["robust_accuracy"].mean().unstack()
     rise = float((means.iloc[:, -1] - means.iloc[:, 0]).min())
-    return Verdict(
-        claim,
-        "consistent" if rise >= THRESHOLD_LEVEL else "inconsistent",
-        rise,
-        THRESHOLD_LEVEL,
+    verdict = claims.bound(rise, THRESHOLD_LEVEL, claim=claim, relation=">=")
+    reason = (
         f"smallest rise of the mean robust accuracy from V={means.columns[0]:g} to "
-        f"V={means.columns[-1]:g} over {len(means)} widths is {rise:.3f} (need >= "
-        f"{THRESHOLD_LEVEL:g})",
+        f"V={means.columns[-1]:g} over {len(means)} widths: {verdict.reason}"
     )
+    return Verdict(claim, verdict.verdict, verdict.measured, verdict.predicted, reason)
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
@@ -566,7 +543,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     verdicts: list[Verdict] = []
     if "left" in config.panels:
         found = thresholds(table, "left")
-        verdict, fit = _slope_verdict(
+        verdict = _slope_verdict(
             found,
             claim="left: threshold budget ||delta||* ~ d^-1/2 (Theorem 3.1)",
             total=len(found),
@@ -579,7 +556,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
         )
         verdicts.append(prefactor)
         verdicts.append(_collapse_verdict(table))
-        headline["left_threshold_slope"] = None if fit is None else fit.slope
+        headline["left_threshold_slope"] = verdict.measured
         headline["left_threshold_constant"] = constant
         headline["left_threshold_by_d"] = _median_by_x(found)
         headline["left_paper_threshold_by_d"] = {
@@ -590,7 +567,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
         )
     if "right" in config.panels:
         found = thresholds(table, "right")
-        verdict, fit = _slope_verdict(
+        verdict = _slope_verdict(
             found,
             claim="right: threshold radius V* ~ m^-1/2 (lazy ball C0/sqrt(m))",
             total=len(found),
@@ -603,7 +580,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
         )
         verdicts.append(prefactor)
         verdicts.append(_transition_verdict(table))
-        headline["right_threshold_slope"] = None if fit is None else fit.slope
+        headline["right_threshold_slope"] = verdict.measured
         headline["right_threshold_constant"] = constant
         headline["right_threshold_by_m"] = _median_by_x(found)
         headline["right_paper_threshold_by_m"] = {
