@@ -98,3 +98,19 @@ def test_summary_verdicts(quick: dict[str, Any]) -> None:
     assert table2["8"]["16"]["PGD"] == {"RA": 48.916, "SA": 78.402}
     for stem in ("table2", "r_pgd_vs_pgd"):
         assert (quick["root"] / "figures" / f"{stem}.png").stat().st_size > 0
+
+
+# The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
+QUICK_VERDICTS = [
+    ("R-PGD training does not change robust accuracy (RA) (paired ", "consistent"),
+    ("R-PGD training does not change standard accuracy (SA) (paire", "consistent"),
+    ("greedy R-PGD fails to flip the section 4.3 counterexample", "consistent"),
+    ("targeting class 3 flips the counterexample (paper: delta = [", "consistent"),
+]
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
+    assert found == QUICK_VERDICTS

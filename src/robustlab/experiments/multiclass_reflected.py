@@ -32,7 +32,6 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from pydantic import Field
-from scipy import stats
 from torch import Tensor
 
 from robustlab.attacks import pgd
@@ -42,7 +41,8 @@ from robustlab.learners import from_attack
 from robustlab.learners.sgd import train_loop
 from robustlab.models import LinearModel, TwoLayerNet
 from robustlab.plotting import new_figure, plot_theory
-from robustlab.theory.fitting import Verdict, VerdictKind
+from robustlab.theory import claims
+from robustlab.theory.fitting import Verdict
 
 PAPER = "004"
 FIGURE = "Table 2 (+ section 4.3 counterexample)"
@@ -399,28 +399,13 @@ def theory(config: Config) -> dict[str, Any]:
 # --------------------------------------------------------------------------- summary
 def _equivalence(diff: np.ndarray, what: str) -> Verdict:
     """No-impact verdict for paired differences (R-PGD minus PGD) of an accuracy."""
-    n = diff.size
-    mean = float(diff.mean()) if n else math.nan
-    claim = f"R-PGD training does not change {what} (paired over settings and runs)"
-    if n < 2:
-        return Verdict(claim, "inconclusive", mean, 0.0, f"only {n} paired comparison(s)")
-    spread = float(diff.std(ddof=1))
-    if spread == 0.0:
-        low = high = mean
-        p = 1.0 if mean == 0 else 0.0
-    else:
-        half = float(stats.t.ppf(1 - LEVEL / 2, n - 1)) * spread / math.sqrt(n)
-        low, high = mean - half, mean + half
-        p = float(stats.ttest_1samp(diff, 0.0).pvalue)
-    interval = f"95% CI [{low:+.4f}, {high:+.4f}] over {n} pairs, p = {p:.3g}"
-    kind: VerdictKind
-    if low >= -EQUIVALENCE_MARGIN and high <= EQUIVALENCE_MARGIN:
-        kind, why = "consistent", f"mean difference {mean:+.4f} within +-{EQUIVALENCE_MARGIN}"
-    elif p < LEVEL and abs(mean) > EQUIVALENCE_MARGIN:
-        kind, why = "inconsistent", f"mean difference {mean:+.4f} is significant and large"
-    else:
-        kind, why = "inconclusive", f"mean difference {mean:+.4f} not pinned down"
-    return Verdict(claim, kind, mean, 0.0, f"{why}; {interval}")
+    return claims.paired_difference(
+        diff,
+        claim=f"R-PGD training does not change {what} (paired over settings and runs)",
+        expect="zero",
+        alpha=LEVEL,
+        margin=EQUIVALENCE_MARGIN,
+    )
 
 
 def _paper_differences() -> dict[str, float]:
@@ -439,11 +424,9 @@ def _counterexample_verdicts(rows: pd.DataFrame) -> list[Verdict]:
     exact3 = by_method["exact max f_2 - f_0"]
     greedy = by_method["greedy R-PGD"]
     verdicts.append(
-        Verdict(
-            claim="greedy R-PGD fails to flip the section 4.3 counterexample",
-            verdict="consistent"
-            if (not bool(greedy["flipped"])) and float(exact2["margin"]) > 0
-            else "inconsistent",
+        claims.fact(
+            "greedy R-PGD fails to flip the section 4.3 counterexample",
+            (not bool(greedy["flipped"])) and float(exact2["margin"]) > 0,
             measured=float(greedy["margin"]),
             predicted=float(exact2["margin"]),
             reason=f"after 200 steps greedy R-PGD leaves margin {float(greedy['margin']):.3f} "
@@ -460,9 +443,9 @@ def _counterexample_verdicts(rows: pd.DataFrame) -> list[Verdict]:
         and int(example["predicted_class"]) == 2
     )
     verdicts.append(
-        Verdict(
-            claim="targeting class 3 flips the counterexample (paper: delta = [0, 0.3])",
-            verdict="consistent" if ok else "inconsistent",
+        claims.fact(
+            "targeting class 3 flips the counterexample (paper: delta = [0, 0.3])",
+            ok,
             measured=float(targeted["margin"]),
             predicted=float(exact3["margin"]),
             reason=f"targeted R-PGD reaches margin {float(targeted['margin']):.3f} with class 3 "
