@@ -157,3 +157,23 @@ def test_config_rejects_bad_values() -> None:
 def test_module_is_registered(quick: dict[str, Any]) -> None:
     assert get_experiment(NAME).paper == "004"
     assert isinstance(quick["root"], Path)
+
+
+# The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
+QUICK_VERDICTS = [
+    ("reflected (greedy) finds at least as many flips among the to", "consistent"),
+    ("reflected (greedy) is more effective than CE at finding flip", "inconsistent"),
+    ("reflected top-2 margin finds at least as many flips among th", "consistent"),
+    ("reflected top-2 margin is more effective than CE at finding ", "consistent"),
+    ("reflected (greedy) finds at least as many flips among the to", "consistent"),
+    ("reflected (greedy) is more effective than CE at finding flip", "consistent"),
+    ("reflected top-2 margin finds at least as many flips among th", "consistent"),
+    ("reflected top-2 margin is more effective than CE at finding ", "consistent"),
+]
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
+    assert found == QUICK_VERDICTS

@@ -33,7 +33,8 @@ from robustlab.attacks.grid import GridLoss
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
 from robustlab.losses import multiclass_margin, reflected
 from robustlab.plotting import new_figure
-from robustlab.theory.fitting import Verdict, VerdictKind
+from robustlab.theory import claims
+from robustlab.theory.fitting import Verdict
 
 PAPER = "004"
 FIGURE = "Fig. 2"
@@ -227,41 +228,33 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
     ideal = flips.get("margin", {}).get(k_max)
     pairs = ", ".join(f"k={k}: {a} vs {b}" for k, a, b in zip(ks, ours, theirs, strict=True))
     at_least = all(a >= b for a, b in zip(ours, theirs, strict=True))
-    verdicts = [
-        Verdict(
-            claim=f"{name} finds at least as many flips among the top-k as CE ({setting})",
-            verdict="consistent" if at_least else "inconsistent",
-            measured=float(ours[-1]),
-            predicted=float(theirs[-1]),
-            reason=f"{challenger} vs ce flips: {pairs}",
-        )
-    ]
     strictly = at_least and any(a > b for a, b in zip(ours, theirs, strict=True))
-    kind: VerdictKind
+    measured, predicted = float(ours[-1]), float(theirs[-1])
     if strictly:
-        kind, why = "consistent", f"strictly more at some k ({pairs})"
+        why = f"strictly more at some k ({pairs})"
     elif ideal == 0:
-        kind, why = "inconclusive", "no grid point flips the label at this setting"
+        why = "no grid point flips the label at this setting"
     elif not at_least:
-        kind, why = "inconsistent", f"fewer flips than CE ({pairs})"
+        why = f"fewer flips than CE ({pairs})"
     elif ours[-1] == 0:
-        kind = "inconsistent"
         why = f"neither finds a flip among its top {k_max} although {ideal} grid points flip"
     else:
-        kind, why = "inconsistent", f"the same counts as CE ({pairs})"
-    verdicts.append(
-        Verdict(
-            claim=f"{name} is more effective than CE at finding flips, paper Fig. 2 ({setting})",
-            verdict=kind,
-            measured=float(ours[-1]),
-            predicted=float(theirs[-1]),
-            reason=why
-            + (
-                f"; the ideal ranking finds {ideal} in its top {k_max}" if ideal is not None else ""
-            ),
-        )
-    )
-    return verdicts
+        why = f"the same counts as CE ({pairs})"
+    if ideal is not None:
+        why += f"; the ideal ranking finds {ideal} in its top {k_max}"
+    claim = f"{name} is more effective than CE at finding flips, paper Fig. 2 ({setting})"
+    return [
+        claims.fact(
+            f"{name} finds at least as many flips among the top-k as CE ({setting})",
+            at_least,
+            measured=measured,
+            predicted=predicted,
+            reason=f"{challenger} vs ce flips: {pairs}",
+        ),
+        claims.inconclusive(claim, why, measured=measured, predicted=predicted)
+        if ideal == 0 and not strictly
+        else claims.fact(claim, strictly, measured=measured, predicted=predicted, reason=why),
+    ]
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
