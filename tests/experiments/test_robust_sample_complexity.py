@@ -146,3 +146,24 @@ def test_config_refuses_budgets_that_break_thresholding() -> None:
         experiment.config("quick", {"bernoulli_eps_over_tau": [5.0]})
     with pytest.raises(ValueError, match="increasing"):
         experiment.config("quick", {"n_samples": [3, 2]})
+
+
+# The quick preset's verdicts, pinned before the claims moved onto robustlab.theory.claims
+# (issue 9), in order, by the first 60 characters of each claim: a change here must be
+# deliberate.
+QUICK_VERDICTS = [
+    ("Gaussian: standard error of w = y x from one sample <= 1% (s", "consistent"),
+    ("Gaussian: robust error <= 1% at the first n >= 1 eps^2 sqrt(", "consistent"),
+    ("Gaussian: robust error >= (1 - 1/d)/2 for every n <= 1 eps^2", "consistent"),
+    ("Gaussian: n at robust error 0.5 grows like sqrt(d) (eps = 0.", "consistent"),
+    ("Gaussian: n at robust error 1/2 equals (2/pi) c1^2 eps^2 sqr", "consistent"),
+    ("Gaussian: n at robust error 0.5 grows like eps^2 (d = 300000", "consistent"),
+    ("Bernoulli: standard error of w = y x from one sample <= 1% (", "consistent"),
+    ("Bernoulli: f o sgn has l_inf-robust error <= 1% from one sam", "consistent"),
+    ("Bernoulli: a linear classifier has robust error >= 1/2 - 0.1", "consistent"),
+]
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = [(v["claim"][:60], v["verdict"]) for v in quick["summary"]["verdicts"]]
+    assert found == QUICK_VERDICTS

@@ -39,14 +39,8 @@ from scipy import stats
 from robustlab.data.synthetic import schmidt_bernoulli, schmidt_gaussian
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
-from robustlab.theory.fitting import (
-    SlopeFit,
-    Verdict,
-    check_lower_bound,
-    check_upper_bound,
-    compare_exponent,
-    fit_loglog_slope,
-)
+from robustlab.theory import claims
+from robustlab.theory.fitting import SlopeFit, Verdict, fit_loglog_slope
 from robustlab.theory.schmidt import (
     SAMPLE_COMPLEXITY_EXPONENT_D,
     SAMPLE_COMPLEXITY_EXPONENT_EPS,
@@ -441,9 +435,9 @@ def _exponent_verdict(
     if fit is None or fixed is None:
         what = "d" if along == 0 else "eps"
         reason = f"fewer than two {what} values with a resolved crossing at any fixed setting"
-        return Verdict(claim, "inconclusive", None, predicted, reason)
+        return claims.inconclusive(claim, reason, predicted=predicted)
     where = f"eps = {fixed:g}" if along == 0 else f"d = {fixed:g}"
-    return compare_exponent(fit, predicted, tolerance=tolerance, claim=f"{claim} ({where})")
+    return claims.exponent_of(fit, predicted, tolerance=tolerance, claim=f"{claim} ({where})")
 
 
 def _gaussian_verdicts(
@@ -453,7 +447,7 @@ def _gaussian_verdicts(
     standard = {d: float(err[0]) for (d, eps), (_, err) in curves.items() if eps == 0}
     headline["gaussian_standard_error_n1"] = {str(d): e for d, e in standard.items()}
     verdicts = [
-        check_upper_bound(
+        claims.bound(
             max(standard.values()),
             TARGET_ERROR,
             claim="Gaussian: standard error of w = y x from one sample <= 1% (sigma = c1 d^{1/4})",
@@ -491,22 +485,23 @@ def _gaussian_verdicts(
     )
     if at_upper:
         worst = max(at_upper, key=lambda key: at_upper[key])
-        verdict = check_upper_bound(at_upper[worst], TARGET_ERROR, claim=claim)
+        verdict = claims.bound(at_upper[worst], TARGET_ERROR, claim=claim)
         constants = ", ".join(f"d={d}: {c:.2g}" for d, c in sorted(needed.items()))
         reason = f"{verdict.reason} (worst: {worst}); c' > these suffice: {constants}"
         verdicts.append(Verdict(claim, verdict.verdict, verdict.measured, TARGET_ERROR, reason))
     else:
         reason = "no grid n reaches the bound for eps <= 1/4"
-        verdicts.append(Verdict(claim, "inconclusive", None, TARGET_ERROR, reason))
+        verdicts.append(claims.inconclusive(claim, reason, predicted=TARGET_ERROR))
     claim = (
         f"Gaussian: robust error >= (1 - 1/d)/2 for every n <= {config.c_lower:g} "
         "eps^2 sqrt(d) / log d"
     )
     if at_lower:
-        verdicts.append(check_lower_bound(min(at_lower.values()), max(lower_levels), claim=claim))
+        lowest = min(at_lower.values())
+        verdicts.append(claims.bound(lowest, max(lower_levels), claim=claim, relation=">="))
     else:
         reason = "the lower bound is below the smallest grid n everywhere"
-        verdicts.append(Verdict(claim, "inconclusive", None, 0.5, reason))
+        verdicts.append(claims.inconclusive(claim, reason, predicted=0.5))
 
     points = sample_complexities(table, config.target_error)
     headline["gaussian_n_target"] = {f"d={d},eps={eps:g}": v for (d, eps), v in points.items()}
@@ -551,15 +546,14 @@ def _closed_form_verdict(
     }
     headline["gaussian_n_half_over_closed_form"] = ratios
     if not ratios:
-        return Verdict(claim, "inconclusive", None, 1.0, "no resolved crossing at 1/2")
+        return claims.inconclusive(claim, "no resolved crossing at 1/2", predicted=1.0)
     worst = max(ratios.values(), key=lambda r: abs(math.log(r)))
+    verdict = claims.within_factor(worst, 1.0, 1.2, claim=claim)
     reason = (
         f"measured / predicted over {len(ratios)} (d, eps): "
-        f"{min(ratios.values()):.3g} to {max(ratios.values()):.3g} (allowed 1/1.2 to 1.2)"
+        f"{min(ratios.values()):.3g} to {max(ratios.values()):.3g}; worst: {verdict.reason}"
     )
-    if abs(math.log(worst)) <= math.log(1.2):
-        return Verdict(claim, "consistent", worst, 1.0, reason)
-    return Verdict(claim, "inconsistent", worst, 1.0, reason)
+    return Verdict(claim, verdict.verdict, worst, 1.0, reason)
 
 
 def _bernoulli_verdicts(
@@ -576,12 +570,12 @@ def _bernoulli_verdicts(
         f"d={d},eps/tau={ratio:g}": e for (d, ratio), e in robust_linear.items()
     }
     verdicts = [
-        check_upper_bound(
+        claims.bound(
             max(standard.values()),
             TARGET_ERROR,
             claim="Bernoulli: standard error of w = y x from one sample <= 1% (tau = c d^{-1/4})",
         ),
-        check_upper_bound(
+        claims.bound(
             robust_thresholded,
             TARGET_ERROR,
             claim="Bernoulli: f o sgn has l_inf-robust error <= 1% from one sample (eps < 1)",
@@ -600,10 +594,10 @@ def _bernoulli_verdicts(
         f"n <= {gap:g}^2 d (eq. 18, c = 1), at eps >= tau"
     )
     if early:
-        verdicts.append(check_lower_bound(min(early), 0.5 - gap, claim=claim))
+        verdicts.append(claims.bound(min(early), 0.5 - gap, claim=claim, relation=">="))
     else:
         reason = "no eps >= tau" if not hard else "no grid n <= gamma^2 d"
-        verdicts.append(Verdict(claim, "inconclusive", None, 0.5 - gap, reason))
+        verdicts.append(claims.inconclusive(claim, reason, predicted=0.5 - gap))
     return verdicts
 
 
