@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from robustlab.attacks import AttackResult, pgd, robust_accuracy
 from robustlab.data import mnist_binary, random_subset
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary
+from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, ProtocolRow, Summary
 from robustlab.learners import adversarial_training, from_attack
 from robustlab.models import TwoLayerNet
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
@@ -64,6 +64,59 @@ PREFACTOR_FACTOR = 2.0
 #: Floats per attacked block: the training set and the test set are attacked in chunks of samples
 #: so that the (E, chunk, m) preactivations stay near 256 MB (PGD is per sample, so exact).
 CHUNK_ELEMENTS = 1 << 26
+
+
+PROTOCOL: tuple[ProtocolRow, ...] = (
+    ProtocolRow(
+        "data",
+        "MNIST 0 vs 1 downsampled to d, unit norm (paper 002, section 5.2)",
+        "advtrain.py: torchvision Resize (bilinear) to size x size, then unit norm",
+        "area averaging to d = k^2 (robustlab.data.real.downsample), unit norm; quick: 500 "
+        "training and 250 test images",
+        "area averaging is the library's one downsampling today (bilinear is issue 9 item 5, "
+        "i9-protocol); quick: a subset",
+    ),
+    ProtocolRow(
+        "network",
+        "f = (1/sqrt m) sum_s a_s relu(w_s . x), a fixed in {+-1}, w_s0 ~ N(0, I)",
+        "hidden biases ~ N(0, 1) trained with W; a fixed top bias +-1/sqrt(m)",
+        "no biases, a fixed",
+        "the paper's model has no bias",
+    ),
+    ProtocolRow(
+        "adversarial training",
+        "appendix Algorithm 1: l2 PGD on the logistic loss over the training set once per "
+        "epoch, 100 steps of 2.5 R / 100; weight step 0.01; projection onto B_{2,inf}(W0, V) "
+        "after every step; stop when the robust training accuracy stops increasing",
+        "default lr 0.1, batch 32, up to 1000 epochs, stop after 20 epochs without a gain of "
+        "1e-4; the PGD step alpha is read from an argument the script does not define; the "
+        "projection once per epoch",
+        "paper preset: 100 PGD steps, weight step 0.01, batch 64, at most 50 epochs, "
+        "patience 1; quick: 5 steps, weight step 0.1, batch 16, at most 4 epochs",
+        "the paper's algorithm, not the script; batch size is not in the paper; quick: "
+        "fewer samples, so a larger step reaches the lazy-ball boundary within an epoch",
+    ),
+    ProtocolRow(
+        "grid",
+        "left: d in {5^2, ..., 28^2}, m = 1000, V = 10/sqrt(1000), 0.05 <= ||delta|| <= 1; "
+        "right: d = 784, ||delta|| = 0.2, V from 0.05 to 1; 5 runs",
+        "",
+        "paper preset: the same, right-panel widths 1e3, 1e4, 1e5; quick: d in {36, 144, "
+        "576}, m = 200, right panel at d = 196, ||delta|| = 0.4, m in {64, 256}, 2 runs",
+        "the right panel's widths are not legible in our copy (taken from section 5.1); "
+        "quick keeps ||delta|| sqrt(d) = 5.6 of the paper's right panel",
+    ),
+    ProtocolRow(
+        "claim judged",
+        "robust accuracy drops near ||delta|| = 5/sqrt(d); robust once V exceeds about "
+        "25/sqrt(m); Corollary 3.2",
+        "",
+        "thresholds where robust accuracy crosses 50%: slopes in d and m against -1/2 "
+        "(95% CI or within 0.15), constants within a factor 2 of 5 and 25, robust accuracy "
+        "<= 0.1 beyond 2 x 5/sqrt(d), a rise of >= 0.5 with V",
+    ),
+)
+"""The protocol table: the paper, the authors' public code where it differs, the presets."""
 
 
 class Config(ExperimentConfig):

@@ -26,7 +26,14 @@ from pydantic import Field
 
 from robustlab.attacks import GradientStepResult, gradient_step, minimal_gradient_step
 from robustlab.data.synthetic import sphere
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.base import (
+    Cell,
+    CellContext,
+    ExperimentConfig,
+    ProtocolRow,
+    Summary,
+    grid,
+)
 from robustlab.models import TwoLayerNet
 from robustlab.models.activations import get_activation
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
@@ -55,6 +62,50 @@ ETA_BAND = 2.0
 LIMIT_RTOL = 0.15
 #: Theorem's failure probability used for the implied constant C3 sqrt(log(1/gamma)).
 GAMMA = 0.01
+
+
+PROTOCOL: tuple[ProtocolRow, ...] = (
+    ProtocolRow(
+        "network",
+        "f(x) = (1/sqrt k) sum_l a_l sigma(w_l . x), w_l ~ N(0, I_d / d), a_l ~ unif{-1, +1} "
+        "(paper 003, slide 'Setup')",
+        "no public code for the slides' experiment found",
+        "TwoLayerNet.bubeck; relu and tanh (the theorem's smooth case and the conclusion's ReLU)",
+    ),
+    ProtocolRow(
+        "inputs and networks",
+        "100 random inputs x on sqrt(d) S^{d-1} and 100 networks (slide 'Experiments')",
+        "",
+        "100 inputs; 20 networks per (d, k) (quick), 100 (paper)",
+        "quick: 20 networks to run in seconds",
+    ),
+    ProtocolRow(
+        "d and k",
+        "not stated",
+        "",
+        "quick: d in {64, 256, 1024}, k in {64, 512}; paper: d 64 to 4096, k 64 to 4096",
+        "the slides give no grid; ours spans two decades in d to fit the slopes",
+    ),
+    ProtocolRow(
+        "step search",
+        "search over |eta| <= 20, sign(eta) = -sign f(x)",
+        "",
+        "the exact smallest flipping |eta| <= 20: ReLU exactly along the piecewise-linear ray, "
+        "smooth activations by bracketing to relative width 1e-4",
+        "an exact minimum in place of a search of unstated resolution",
+    ),
+    ProtocolRow(
+        "claim judged",
+        "|eta| 'approximately 1 almost always'; Theorem: |eta| = O(1), ||delta|| / ||x|| = "
+        "O(d^-1/2), flip with probability >= 1 - gamma",
+        "",
+        "median |eta| within a factor 2 of 1; log-log slopes of the medians in d (0, -1/2) and "
+        "k (0), 95% CI or within 0.1; median at the largest (d, k) within 15% of the "
+        "large-width limit; flip rate >= 0.99",
+        "'about 1' read as within a factor 2, and gamma = 0.01: the slides give no numbers",
+    ),
+)
+"""The protocol table: the paper, the authors' public code where it differs, the presets."""
 
 
 class Config(ExperimentConfig):

@@ -37,7 +37,7 @@ from pydantic import Field, field_validator
 
 from robustlab.attacks import universal_perturbation
 from robustlab.data.synthetic import random_labels_sphere, sphere
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary
+from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, ProtocolRow, Summary
 from robustlab.learners import gradient_flow
 from robustlab.models.two_layer import TwoLayerNet
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
@@ -52,6 +52,57 @@ EXPONENT_N = -0.5
 """||delta|| = O(sqrt(d / (c^2 n))): the bound's exponent in n."""
 EXPONENT_D_MAX = 0.5
 """o(sqrt(d)): the log-log slope of ||delta|| in d must stay below 1/2."""
+
+
+PROTOCOL: tuple[ProtocolRow, ...] = (
+    ProtocolRow(
+        "data",
+        "x_i ~ U(sqrt(d) S^{d-1}), y_i ~ U({-1, +1}) (paper 003, Vardi et al. slides "
+        "'Experiments'); the theorem asks for balanced classes",
+        "no public code for the slides' experiment found",
+        "x_i uniform on sqrt(d) S^{d-1}; exactly balanced labels (random_labels_sphere)",
+        "balanced labels: the theorem's assumption; at n = 5 uniform labels can be one-sided",
+    ),
+    ProtocolRow(
+        "network",
+        "two-layer ReLU f = sum_l a_l relu(w_l . x + b_l) (eq. (11)); width not stated",
+        "",
+        "TwoLayerNet.vardi, width 100, initialization scale 1e-2",
+        "width and initialization are not on the slides; the theorem is width-independent",
+    ),
+    ProtocolRow(
+        "training",
+        "SGD on the exponential loss until L <= 1e-30",
+        "",
+        "full-batch gradient flow (descending log L) on the exponential loss until L <= 1e-30, "
+        "at most 20000 steps",
+        "gradient flow is the process of the theorem (eq. (13)); the slides' SGD batch size "
+        "and step are not stated",
+    ),
+    ProtocolRow(
+        "perturbation",
+        "delta = eta sum_i y_i x_i; the maximum over the n samples of the smallest flipping "
+        "eta; 5 networks per point",
+        "",
+        "the smallest eta flipping all n points at once, computed exactly; 5 networks per point",
+    ),
+    ProtocolRow(
+        "grid",
+        "plots (a) ||delta|| vs d and (b) ||delta|| vs n; values not legible",
+        "",
+        "quick: d in {50, 100, 200}, n in {5, 20}; paper: d 100 to 3200, n 5 to 80; plus "
+        "n = round(4 sqrt(d) / ln d) per d (the o(sqrt(d)) regime)",
+        "grid chosen to fit slopes in d and n",
+    ),
+    ProtocolRow(
+        "claim judged",
+        "||delta|| = O(sqrt(d / (c^2 n))); o(sqrt(d)) for n ~ sqrt(d) / log d",
+        "",
+        "slope in n at fixed d against -1/2 only on data meeting the separation condition "
+        "(95% CI or within 0.15); slope in d below 1/2 with ||delta|| / sqrt(d) falling",
+    ),
+)
+"""The protocol table: the paper, the authors' public code where it differs, the presets."""
 
 
 class Config(ExperimentConfig):
