@@ -38,8 +38,9 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
 8. **``def summarize(table: pd.DataFrame, config: Config) -> Summary``**: measured against
    predicted. ``Summary(headline={...}, verdicts=[...])``; each verdict has exactly the keys
    ``claim``, ``verdict`` ("consistent", "inconsistent" or "inconclusive"), ``measured``,
-   ``predicted``, ``reason``: use ``robustlab.theory.fitting.Verdict`` and its helpers
-   (``fit_loglog_slope``, ``compare_exponent``, ``check_upper_bound``), or plain dicts.
+   ``predicted``, ``reason``: state each as a claim of ``robustlab.theory.claims``
+   (``exponent``, ``bound``, ``trend``, ``paired_difference``, ``fraction``, ``within_factor``,
+   ``paper_table``, ``rank_order``, ``every``, ...), which return ``Verdict`` records.
 9. **``def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]``**: matplotlib
    figures by file stem (saved as ``figures/<stem>.png``), the theory curve drawn beside the
    measurement, axes labelled in the paper's notation; use ``robustlab.plotting``.
