@@ -19,9 +19,7 @@ multiclass negated loss (paper 004) can be added as a third loss ("negated").
 
 from __future__ import annotations
 
-import functools
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -29,9 +27,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from pydantic import Field, field_validator
-from torch import Tensor
 
-from robustlab.data import load_mnist
 from robustlab.experiments.base import (
     Cell,
     CellContext,
@@ -40,7 +36,13 @@ from robustlab.experiments.base import (
     Summary,
     grid,
 )
-from robustlab.experiments.linear_training import train_linear_classifiers
+from robustlab.experiments.linear_training import (
+    NUM_CLASSES,
+    derived_seeds,
+    mnist_draw,
+    reference_model,
+    train_linear_classifiers,
+)
 from robustlab.geometry import L21
 from robustlab.learners.trace import evaluate
 from robustlab.models import LinearModel
@@ -54,7 +56,6 @@ FIGURE = "Fig. 1 (left: linear model on MNIST)"
 VERSION = 1
 
 LossName = Literal["negated-ce", "negated", "ce"]
-NUM_CLASSES = 10
 MNIST_TRAIN, MNIST_TEST = 60_000, 10_000
 
 PAPER_CODE_C = 800.0
@@ -214,51 +215,6 @@ def cells(config: Config) -> list[Cell]:
 # --------------------------------------------------------------------------- run_cell
 
 
-@functools.lru_cache(maxsize=4)
-def _data(
-    n_train: int, n_test: int, seed: int, data_dir: Path | None
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The cell's seeded draw of MNIST: x_train (n, 784), y_train, x_test, y_test (CPU, float32)."""
-    generator = torch.Generator().manual_seed(seed)
-    train, test = load_mnist("train", data_dir=data_dir), load_mnist("test", data_dir=data_dir)
-    train_idx = torch.randperm(train.x.shape[0], generator=generator)[:n_train]
-    test_idx = torch.randperm(test.x.shape[0], generator=generator)[:n_test]
-    return train.x[train_idx], train.y[train_idx], test.x[test_idx], test.y[test_idx]
-
-
-@functools.lru_cache(maxsize=4)
-def _reference(
-    n_train: int,
-    n_test: int,
-    seed: int,
-    lr: float,
-    epochs: int,
-    batch_size: int,
-    dtype: torch.dtype,
-    device: torch.device,
-    data_dir: Path | None,
-) -> LinearModel:
-    """w*: one linear model trained on the cell's clean training set (shared by its C cells)."""
-    X, y, _, _ = _data(n_train, n_test, seed, data_dir)
-    reference_seed = _derived_seeds(seed)[0]
-    return train_linear_classifiers(
-        X.to(device, dtype),
-        y.to(device),
-        members=1,
-        num_classes=NUM_CLASSES,
-        lr=lr,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=reference_seed,
-    )
-
-
-def _derived_seeds(seed: int) -> tuple[int, int]:
-    """(seed of w*, seed of the retrained members), drawn from the cell seed."""
-    draws = torch.randint(0, 2**62, (2,), generator=torch.Generator().manual_seed(seed + 1))
-    return int(draws[0]), int(draws[1])
-
-
 def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     """Poison the training set with each loss at this C, retrain, score on clean test data.
 
@@ -270,11 +226,22 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     C = float(cell["C"])
     lr, epochs, batch = float(cell["lr"]), int(cell["epochs"]), int(cell["batch_size"])
     members = int(cell["members"])
-    X, y, X_test, y_test = (t.to(ctx.device) for t in _data(n, n_test, seed, ctx.data_dir))
+    X, y, X_test, y_test = mnist_draw(seed, n_test, ctx.data_dir)
+    X, y, X_test, y_test = (t.to(ctx.device) for t in (X[:n], y[:n], X_test, y_test))
     X, X_test = X.to(ctx.dtype), X_test.to(ctx.dtype)
-    reference = _reference(n, n_test, seed, lr, epochs, batch, ctx.dtype, ctx.device, ctx.data_dir)
+    reference = reference_model(
+        seed,
+        n,
+        n_test,
+        lr=lr,
+        epochs=epochs,
+        batch_size=batch,
+        dtype=ctx.dtype,
+        device=ctx.device,
+        data_dir=ctx.data_dir,
+    )
     _, reference_accuracy = evaluate(reference, X_test, y_test, loss="ce")
-    member_seed = _derived_seeds(seed)[1]
+    member_seed = derived_seeds(seed)[1]
     budget = L21.from_C(C, n)
     d = X.shape[1]
     edges = np.linspace(0.0, math.sqrt(d), int(cell["histogram_bins"]) + 1)

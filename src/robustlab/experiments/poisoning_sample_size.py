@@ -19,10 +19,8 @@ reported without a verdict (the theorem has no constant; the paper says only "C 
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -30,9 +28,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from pydantic import Field, field_validator
-from torch import Tensor
 
-from robustlab.data import load_mnist
 from robustlab.experiments.base import (
     Cell,
     CellContext,
@@ -41,10 +37,15 @@ from robustlab.experiments.base import (
     Summary,
     grid,
 )
-from robustlab.experiments.linear_training import train_linear_classifiers
+from robustlab.experiments.linear_training import (
+    NUM_CLASSES,
+    derived_seeds,
+    mnist_draw,
+    reference_model,
+    train_linear_classifiers,
+)
 from robustlab.geometry import L21
 from robustlab.learners.trace import evaluate
-from robustlab.models import LinearModel
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
 from robustlab.poisoning import clean_label
 from robustlab.theory import claims
@@ -55,7 +56,6 @@ PAPER = "001"
 FIGURE = "Fig. 2"
 VERSION = 1
 
-NUM_CLASSES = 10
 MNIST_TRAIN, MNIST_TEST = 60_000, 10_000
 
 SOFTMAX_LIPSCHITZ = math.sqrt(2.0)
@@ -223,48 +223,6 @@ def cells(config: Config) -> list[Cell]:
 # --------------------------------------------------------------------------- run_cell
 
 
-@functools.lru_cache(maxsize=2)
-def _data(seed: int, n_test: int, data_dir: Path | None) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """MNIST train in a seeded order (nested subsamples: the first n) and a seeded test draw."""
-    generator = torch.Generator().manual_seed(seed)
-    train, test = load_mnist("train", data_dir=data_dir), load_mnist("test", data_dir=data_dir)
-    order = torch.randperm(train.x.shape[0], generator=generator)
-    test_idx = torch.randperm(test.x.shape[0], generator=generator)[:n_test]
-    return train.x[order], train.y[order], test.x[test_idx], test.y[test_idx]
-
-
-def _derived_seeds(seed: int) -> tuple[int, int]:
-    """(seed of w*, seed of the members w_n), drawn from the cell seed."""
-    draws = torch.randint(0, 2**62, (2,), generator=torch.Generator().manual_seed(seed + 1))
-    return int(draws[0]), int(draws[1])
-
-
-@functools.lru_cache(maxsize=2)
-def _reference(
-    seed: int,
-    n_test: int,
-    reference_n: int,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    dtype: torch.dtype,
-    device: torch.device,
-    data_dir: Path | None,
-) -> LinearModel:
-    """w*: a linear model trained on the first `reference_n` clean samples (all of MNIST)."""
-    X, y, _, _ = _data(seed, n_test, data_dir)
-    return train_linear_classifiers(
-        X[:reference_n].to(device, dtype),
-        y[:reference_n].to(device),
-        members=1,
-        num_classes=NUM_CLASSES,
-        lr=lr,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=_derived_seeds(seed)[0],
-    )
-
-
 def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     """Poison the first n samples against w* with S = C sqrt(n), train w_n, score on clean data.
 
@@ -273,20 +231,20 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     """
     n, C, seed = int(cell["n"]), float(cell["C"]), cell.seed
     n_test, batch = int(cell["n_test"]), int(cell["batch_size"])
-    X_all, y_all, X_test, y_test = _data(seed, n_test, ctx.data_dir)
+    X_all, y_all, X_test, y_test = mnist_draw(seed, n_test, ctx.data_dir)
     X = X_all[:n].to(ctx.device, ctx.dtype)
     y = y_all[:n].to(ctx.device)
     X_test, y_test = X_test.to(ctx.device, ctx.dtype), y_test.to(ctx.device)
-    reference = _reference(
+    reference = reference_model(
         seed,
-        n_test,
         int(cell["reference_n"]),
-        int(cell["reference_epochs"]),
-        float(cell["lr"]),
-        batch,
-        ctx.dtype,
-        ctx.device,
-        ctx.data_dir,
+        n_test,
+        lr=float(cell["lr"]),
+        epochs=int(cell["reference_epochs"]),
+        batch_size=batch,
+        dtype=ctx.dtype,
+        device=ctx.device,
+        data_dir=ctx.data_dir,
     )
     reference_loss, reference_accuracy = evaluate(reference, X_test, y_test, loss="ce")
     budget = L21.from_C(C, n)
@@ -313,7 +271,7 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
         lr=float(cell["lr"]),
         epochs=epochs,
         batch_size=batch,
-        seed=_derived_seeds(seed)[1],
+        seed=derived_seeds(seed)[1],
     )
     test_loss, test_accuracy = evaluate(model, X_test, y_test, loss="ce")
     train_loss, _ = evaluate(model, poisoned, y, loss="ce")
