@@ -216,12 +216,12 @@ def bound(
     return check(float(measured), float(limit), claim=claim, rtol=rtol)
 
 
-def _significance(kind_of_effect: float, p: float, expect: Sign, alpha: float) -> VerdictKind:
+def _significance(effect: float, p: float, expect: Sign, alpha: float) -> VerdictKind:
     """Consistent for a significant effect of the predicted sign, inconsistent for the other."""
-    if expect == "zero" or not p < alpha or kind_of_effect == 0:
+    if expect == "zero" or not p < alpha or effect == 0:
         return "inconclusive"
     predicted_sign = -1.0 if expect == "negative" else 1.0
-    return "consistent" if math.copysign(1.0, kind_of_effect) == predicted_sign else "inconsistent"
+    return "consistent" if math.copysign(1.0, effect) == predicted_sign else "inconsistent"
 
 
 def trend(
@@ -360,6 +360,8 @@ def fraction(
     """
     if not 0 <= hits <= total:
         raise ValueError(f"need 0 <= hits <= total, got hits={hits}, total={total}")
+    if not 0.0 <= at_least <= 1.0:
+        raise ValueError(f"at_least must be a share in [0, 1], got {at_least}")
     if total == 0:
         return inconclusive(claim, f"no {what} to count", predicted=at_least)
     share = hits / total
