@@ -14,7 +14,8 @@ from scipy import stats
 from robustlab.data.synthetic import schmidt_gaussian
 from robustlab.experiments import get_experiment
 from robustlab.experiments.base import CellContext
-from robustlab.experiments.robust_sample_complexity import crossing, predicted_n_half
+from robustlab.experiments.robust_sample_complexity import crossing
+from robustlab.theory.schmidt import predicted_n_half
 
 NAME = "robust-sample-complexity"
 

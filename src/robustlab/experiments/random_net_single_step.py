@@ -35,11 +35,14 @@ from robustlab.experiments.base import (
     grid,
 )
 from robustlab.models import TwoLayerNet
-from robustlab.models.activations import get_activation
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
 from robustlab.theory.fitting import Verdict
-from robustlab.theory.lazy import BUBECK_SCALINGS, bubeck_conditions
+from robustlab.theory.lazy import (
+    BUBECK_SCALINGS,
+    bubeck_conditions,
+    limit_medians,
+)
 
 PAPER = "003"
 FIGURE = "Bubeck et al. 2021 experiment (slide 'Experiments')"
@@ -247,33 +250,6 @@ def estimate_memory(config: Config) -> int:
     scan = 3 * 8 * block * n * max(d, k) * 8
     rows = config.n_networks * n * 1000
     return weights + scan + rows
-
-
-def activation_moments(name: str) -> tuple[float, float]:
-    """E sigma(g)^2 and E sigma'(g)^2 for g ~ N(0, 1) (Gauss-Hermite, 200 nodes, float64)."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
-    weights = weights / weights.sum()
-    activation = get_activation(name)
-    z = torch.tensor(nodes, dtype=torch.float64)
-    second = float((weights * activation(z).numpy() ** 2).sum())
-    slope = float((weights * activation.derivative(z).numpy() ** 2).sum())
-    return second, slope
-
-
-def limit_medians(name: str) -> dict[str, float]:
-    """Large-k, large-d limits of the median |eta| and median ||delta|| for one activation.
-
-    f(x) -> N(0, E sigma^2) (CLT over the k neurons) and ||grad f||^2 -> E sigma'^2, and the
-    minimal step approaches the linearized one |f| / ||grad f||^2 (the gradient is stable on
-    the scale of the step, slides "Stability of Gradient"); so median |eta| -> q sqrt(E sigma^2)
-    / E sigma'^2 and median ||delta|| -> q sqrt(E sigma^2 / E sigma'^2), q = Phi^-1(3/4).
-    """
-    second, slope = activation_moments(name)
-    quartile = 0.6744897501960817
-    return {
-        "median_abs_eta": quartile * math.sqrt(second) / slope,
-        "median_delta_norm": quartile * math.sqrt(second / slope),
-    }
 
 
 def theory(config: Config) -> dict[str, Any]:

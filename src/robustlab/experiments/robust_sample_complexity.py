@@ -48,6 +48,7 @@ from robustlab.theory.schmidt import (
     bernoulli_linear_error_curve,
     bernoulli_linear_lower_bound_samples,
     gaussian_linear_error,
+    predicted_n_half,
     robust_error_lower_bound,
     robust_sample_complexity_lower,
     robust_sample_complexity_upper,
@@ -337,21 +338,6 @@ def _upper(eps: float, d: float, c: float) -> float | None:
 
 def _lower(eps: float, d: float, c: float) -> float:
     return robust_sample_complexity_lower(eps, d, c=c)
-
-
-def predicted_n_half(eps: float, d: float, sigma_coef: float) -> float:
-    """n at which w = sum_i y_i x_i has robust error 1/2, large-d limit (module docstring).
-
-    (2/pi) c1^2 eps^2 sqrt(d) / (1 - 2 eps^2 / pi) for theta* with i.i.d. Gaussian-like
-    coordinates, sigma = c1 d^{1/4}; infinite when 2 eps^2 / pi >= 1. Raises ValueError for
-    eps < 0 or d <= 0.
-    """
-    if eps < 0 or d <= 0:
-        raise ValueError(f"need eps >= 0 and d > 0, got eps={eps}, d={d}")
-    rho = 2.0 * eps**2 / math.pi
-    if rho >= 1:
-        return math.inf
-    return rho * sigma_coef**2 * math.sqrt(d) / (1.0 - rho)
 
 
 def theory(config: Config) -> dict[str, Any]:

@@ -27,7 +27,9 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+import torch
 
+from robustlab.models.activations import get_activation
 from robustlab.theory.fitting import (
     as_float64,
     require_nonnegative,
@@ -304,6 +306,34 @@ def bubeck_perturbation_bound(gamma: float, *, C4: float = 1.0) -> float:
     """
     gamma = require_open_unit("gamma", gamma)
     return require_positive("C4", C4) * math.sqrt(math.log(1.0 / gamma))
+
+
+def activation_moments(name: str) -> tuple[float, float]:
+    """E sigma(g)^2 and E sigma'(g)^2 for g ~ N(0, 1) (Gauss-Hermite, 200 nodes, float64)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
+    weights = weights / weights.sum()
+    activation = get_activation(name)
+    z = torch.tensor(nodes, dtype=torch.float64)
+    second = float((weights * activation(z).numpy() ** 2).sum())
+    slope = float((weights * activation.derivative(z).numpy() ** 2).sum())
+    return second, slope
+
+
+def limit_medians(name: str) -> dict[str, float]:
+    """Large-k, large-d limits of the median |eta| and median ||delta|| of the minimal flipping
+    single step on random nets (Bubeck et al. 2021, paper 003 slides), for one activation.
+
+    f(x) -> N(0, E sigma^2) (CLT over the k neurons) and ||grad f||^2 -> E sigma'^2, and the
+    minimal step approaches the linearized one |f| / ||grad f||^2 (the gradient is stable on
+    the scale of the step, slides "Stability of Gradient"); so median |eta| -> q sqrt(E sigma^2)
+    / E sigma'^2 and median ||delta|| -> q sqrt(E sigma^2 / E sigma'^2), q = Phi^-1(3/4).
+    """
+    second, slope = activation_moments(name)
+    quartile = 0.6744897501960817
+    return {
+        "median_abs_eta": quartile * math.sqrt(second) / slope,
+        "median_delta_norm": quartile * math.sqrt(second / slope),
+    }
 
 
 def bubeck_conditions(

@@ -126,6 +126,21 @@ def robust_sample_complexity_range(
     return SampleComplexityRange(low=low, high=require_positive("c_high", c_high) * eps**2 * d**0.5)
 
 
+def predicted_n_half(eps: float, d: float, sigma_coef: float) -> float:
+    """n at which w = sum_i y_i x_i has l_inf^eps-robust error 1/2 in the Gaussian model, large d.
+
+    (2/pi) c1^2 eps^2 sqrt(d) / (1 - 2 eps^2 / pi) for theta* with i.i.d. Gaussian-like
+    coordinates, sigma = c1 d^{1/4}; infinite when 2 eps^2 / pi >= 1. Raises ValueError for
+    eps < 0 or d <= 0.
+    """
+    if eps < 0 or d <= 0:
+        raise ValueError(f"need eps >= 0 and d > 0, got eps={eps}, d={d}")
+    rho = 2.0 * eps**2 / math.pi
+    if rho >= 1:
+        return math.inf
+    return rho * sigma_coef**2 * math.sqrt(d) / (1.0 - rho)
+
+
 def robust_error_lower_bound(d: float) -> float:
     """(1 - 1/d) / 2: the expected robust error any learner suffers below eq. (16)'s n.
 
