@@ -177,6 +177,17 @@ def test_paper_table_cannot_pass_an_all_zero_table() -> None:
         claims.paper_table(close, paper, claim="c", rtol=0.5, floor=0.0)
 
 
+def test_paper_table_share_of_cells() -> None:
+    paper = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.4}
+    measured = {"a": 0.1, "b": 0.2, "c": 0.3, "d": 0.9}
+    strict = claims.paper_table(measured, paper, claim="c", rtol=0.1, floor=0.01)
+    assert strict.verdict == "inconsistent" and "d: 0.9 vs 0.4" in strict.reason
+    share = claims.paper_table(measured, paper, claim="c", rtol=0.1, floor=0.01, at_least=0.75)
+    assert share.verdict == "consistent" and share.measured == 3.0
+    with pytest.raises(ValueError, match="at_least"):
+        claims.paper_table(measured, paper, claim="c", rtol=0.1, floor=0.01, at_least=0.0)
+
+
 def test_rank_order_counts_pairs_in_the_papers_order() -> None:
     paper = {"fgsm": 0.3, "pgd": 0.45, "rpgd": 0.5}
     assert claims.rank_order({"fgsm": 0.1, "pgd": 0.2, "rpgd": 0.3}, paper, claim="c").verdict == (

@@ -432,26 +432,34 @@ def paper_table(
     claim: str,
     rtol: float,
     floor: float,
+    at_least: float = 1.0,
 ) -> Verdict:
-    """Every cell of a paper's table reproduced: relative error <= rtol, scale max(|paper|, floor).
+    """A paper's table reproduced: at least the share `at_least` of its cells (default every one)
+    within relative error rtol, on the scale max(|paper|, floor).
 
     Only the cells in both tables are compared. measured: cells that agree; predicted: cells
-    compared. Inconclusive when no cell is shared. The floor must be positive: an absolute
-    tolerance alone passes every small paper value by construction.
+    compared. Inconclusive when no cell is shared. The floor must be positive (a paper's 0 has no
+    relative error); a measurement within rtol * floor of a paper value always agrees, so choose
+    the floor below the values that carry information.
     """
     require_positive("floor", floor)
+    if not 0.0 < at_least <= 1.0:
+        raise ValueError(f"at_least must be a share in (0, 1], got {at_least}")
     keys = [key for key in paper if key in measured]
     if not keys:
         return inconclusive(claim, "no cell of the paper's table was measured")
     parts = [close_to(measured[k], paper[k], claim=k, rtol=rtol, floor=floor) for k in keys]
-    misses = [f"{k}: {measured[k]:.4g} vs {paper[k]:.4g}" for k, v in zip(keys, parts, strict=True)]
-    agree = sum(v.verdict == "consistent" for v in parts)
-    missed = [m for m, v in zip(misses, parts, strict=True) if v.verdict != "consistent"]
+    missed = [
+        f"{k}: {measured[k]:.4g} vs {paper[k]:.4g}"
+        for k, v in zip(keys, parts, strict=True)
+        if v.verdict != "consistent"
+    ]
+    agree = len(keys) - len(missed)
     reason = f"{agree} of {len(keys)} cells within {rtol:g} x max(|paper|, {floor:g})"
+    reason += f" (need {at_least:.0%})" if at_least < 1 else ""
     reason += f"; missed {', '.join(missed)}" if missed else ""
-    return fact(
-        claim, agree == len(keys), measured=float(agree), predicted=float(len(keys)), reason=reason
-    )
+    holds = agree >= at_least * len(keys) - 1e-9
+    return fact(claim, holds, measured=float(agree), predicted=float(len(keys)), reason=reason)
 
 
 def rank_order(
