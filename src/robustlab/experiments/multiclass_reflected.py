@@ -37,7 +37,15 @@ from torch import Tensor
 
 from robustlab.attacks import pgd
 from robustlab.data import load_mnist, random_subset
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.base import (
+    Cell,
+    CellContext,
+    ExperimentConfig,
+    NonNegativeFloat,
+    PositiveInt,
+    Summary,
+    grid,
+)
 from robustlab.learners import from_attack
 from robustlab.learners.sgd import train_loop
 from robustlab.models import LinearModel, TwoLayerNet
@@ -98,12 +106,12 @@ class Config(ExperimentConfig):
     dataset: list[DatasetName] = Field(
         default=["fashion-mnist", "mnist"], min_length=1, description="data sets (swept)"
     )
-    nu_255: list[float] = Field(
+    nu_255: list[NonNegativeFloat] = Field(
         default=[2.0, 4.0, 8.0, 16.0],
         min_length=1,
         description="training attack size nu in units of 1/255 (swept; paper: 2, 4, 8, 16)",
     )
-    steps: list[int] = Field(
+    steps: list[PositiveInt] = Field(
         default=[2, 4, 16, 32], min_length=1, description="training PGD steps (swept)"
     )
     method: list[MethodName] = Field(

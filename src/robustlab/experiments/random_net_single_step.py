@@ -26,7 +26,14 @@ from pydantic import Field
 
 from robustlab.attacks import GradientStepResult, gradient_step, minimal_gradient_step
 from robustlab.data.synthetic import sphere
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.base import (
+    Cell,
+    CellContext,
+    ExperimentConfig,
+    PositiveInt,
+    Summary,
+    grid,
+)
 from robustlab.models import TwoLayerNet
 from robustlab.models.activations import get_activation
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
@@ -59,10 +66,12 @@ GAMMA = 0.01
 class Config(ExperimentConfig):
     """Dimensions, widths and activations swept; inputs and networks per cell; search range."""
 
-    dim: list[int] = Field(
+    dim: list[PositiveInt] = Field(
         default=[64, 256, 1024], min_length=1, description="input dimensions d (swept)"
     )
-    width: list[int] = Field(default=[64, 512], min_length=1, description="widths k (swept)")
+    width: list[PositiveInt] = Field(
+        default=[64, 512], min_length=1, description="widths k (swept)"
+    )
     activation: list[ActivationName] = Field(
         default=["relu", "tanh"],
         min_length=1,
