@@ -65,6 +65,10 @@ class OutputError(ValueError):
     """A results folder that cannot be written (under a regular file, read-only)."""
 
 
+def _writable(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
 def check_writable(folder: Path) -> None:
     """Raise OutputError unless ``folder`` is, or can be created as, a writable folder.
 
@@ -84,7 +88,7 @@ def check_writable(folder: Path) -> None:
         )
     folders = [probe, *(path for path in (folder / "cells", folder / "figures") if path.is_dir())]
     for path in folders:
-        if not os.access(path, os.W_OK | os.X_OK):
+        if not _writable(path):
             raise OutputError(
                 f"cannot write results to {folder}: {path} is not writable; "
                 "choose another --out or change its permissions"
