@@ -111,3 +111,14 @@ def test_a_report_that_cannot_be_written_exits_2(tmp_path: Path, finished: Path)
         (finished / "index.html").rmdir()
     assert result.exit_code == 2
     assert "cannot write the report into" in _one_error_line(result.stderr)
+
+
+def test_changed_settings_say_where_the_old_outputs_went(finished: Path) -> None:
+    before = (finished / TOY / "results.parquet").read_bytes()
+    changed = [*SMALL, "--set", "n_pairs=201"]
+    result = runner.invoke(app, ["run", TOY, "--out", str(finished), "--device", "cpu", *changed])
+    assert result.exit_code == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "settings changed" in line)
+    moved = Path(line.split(" moved to ")[1].strip())
+    assert moved.parent == finished / ".previous"
+    assert (moved / "results.parquet").read_bytes() == before

@@ -314,6 +314,11 @@ def run(
             )
         if result.moved_aside is not None:
             console.print(f"previous results moved to {escape(str(result.moved_aside))}")
+        if result.replaced is not None:
+            console.print(
+                f"settings changed: the previous table, summary and figures moved to "
+                f"{escape(str(result.replaced))}"
+            )
         _print_result(console, result)
 
 
