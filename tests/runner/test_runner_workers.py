@@ -100,7 +100,11 @@ def test_worker_log_lines_reach_the_driver_and_progress_starts_first(
     assert lines == ["hello from width 1", "hello from width 2"]
     assert all(m.startswith("[worker ") for m in forwarded)
     assert events.events == ["start 2 0", "advance", "advance", "finish"]
-    started = collect.messages.index(f"{experiment.name}: starting the process backend")
+    started = next(
+        index
+        for index, message in enumerate(collect.messages)
+        if message.startswith(f"{experiment.name}: starting the process backend (2 workers")
+    )
     assert started < collect.messages.index(forwarded[0])
 
 

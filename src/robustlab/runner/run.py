@@ -289,7 +289,13 @@ def run_experiment(
             progress.start(experiment.name, total=len(planned), done=len(planned) - len(pending))
             try:
                 if backend != "local":
-                    logger.info("%s: starting the %s backend", experiment.name, backend)
+                    logger.info(
+                        "%s: starting the %s backend (%d workers; cells start once they have "
+                        "loaded torch)",
+                        experiment.name,
+                        backend,
+                        executor.concurrency,
+                    )
                 with executor as running:
                     for outcome in running.run(pending):
                         key, cell = planned[outcome.index]
