@@ -74,7 +74,7 @@ def test_unknown_experiment_exits_2_and_lists_the_names() -> None:
         ("n_pair=3", ["unknown field 'n_pair'", "n_pairs", "sleep_seconds"]),
         ("n_pairs=abc", ["'n_pairs'", "given 'abc'", "allowed: int"]),
         ("dtype=float16", ["'dtype'", "'float16'", "'float32' | 'float64'"]),
-        ("dim=[4,-1.5]", ["'dim.1'", "-1.5", "list[int]"]),
+        ("dim=[4,-1.5]", ["'dim.1'", "-1.5", "list[int >= 1]"]),
         ("novalue", ["--set expects key=value"]),
     ],
 )

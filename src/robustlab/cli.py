@@ -239,7 +239,7 @@ def run(
     from robustlab.runner.progress import make_progress
     from robustlab.runner.resources import DEVICES, DeviceError, ResourceError
     from robustlab.runner.run import preflight, run_experiment
-    from robustlab.runner.store import RunLockedError
+    from robustlab.runner.store import OutputError, RunLockedError
 
     if backend not in BACKENDS:
         _fail(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
@@ -271,8 +271,8 @@ def run(
                 )
             )
         for experiment, cfg in zip(experiments, configs, strict=True):
-            preflight(experiment, cfg, backend=backend, device=device, workers=workers)
-    except (ConfigError, DeviceError, ResourceError) as err:
+            preflight(experiment, cfg, backend=backend, device=device, workers=workers, out=out)
+    except (ConfigError, DeviceError, ResourceError, OutputError) as err:
         _fail(str(err))
 
     err_console = _stderr()
@@ -301,10 +301,12 @@ def run(
                 command=command,
                 progress=make_progress(err_console),
             )
-        except (DeviceError, ResourceError, RunLockedError) as err:
+        except (DeviceError, ResourceError, RunLockedError, OutputError) as err:
             _fail(str(err))
         except (CellError, BackendError) as err:
             _fail(str(err), RUN_ERROR)
+        except OSError as err:  # the disk filled up or the folder changed under the run
+            _fail(f"{experiment.name}: could not write its results: {err}", RUN_ERROR)
         except KeyboardInterrupt:
             _fail(
                 f"{experiment.name} interrupted; finished cells are kept, rerun to resume",
@@ -312,6 +314,11 @@ def run(
             )
         if result.moved_aside is not None:
             console.print(f"previous results moved to {escape(str(result.moved_aside))}")
+        if result.replaced is not None:
+            console.print(
+                f"settings changed: the previous table, summary and figures moved to "
+                f"{escape(str(result.replaced))}"
+            )
         _print_result(console, result)
 
 
@@ -328,6 +335,8 @@ def report(
         path = build_report(directory)
     except FileNotFoundError as err:
         _fail(str(err))
+    except OSError as err:  # a read-only folder, a file in its place
+        _fail(f"cannot write the report into {directory}: {err.strerror or err}")
     count = len(find_runs(directory))
     _stdout().print(f"report of {count} run(s) written to {escape(str(path))}")
 

@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 __all__ = [
     "MEASURED_STYLE",
     "THEORY_STYLE",
+    "guard_log_axes",
     "loglog",
     "mean_and_spread",
     "new_figure",
@@ -108,8 +109,50 @@ def plot_theory(
     ax.plot(np.asarray(x), np.asarray(y), label=label, **{**THEORY_STYLE, **style})
 
 
+NO_POSITIVE_NOTE = "no positive values: linear scale"
+"""Written on an axis that ``guard_log_axes`` turned from log to linear."""
+
+
+def guard_log_axes(fig: Figure) -> int:
+    """Turn every log axis with no positive range to a linear one, and say so on the axes.
+
+    A sweep the Config admits can leave a log-scaled panel with nothing positive to show
+    (a single point at zero, a measured gain that is negative everywhere); matplotlib then
+    fails to draw the whole figure. Returns how many axes were changed.
+    """
+    changed = 0
+    for ax in fig.axes:
+        notes = []
+        for name, limits, set_scale in (
+            ("x", ax.get_xlim(), ax.set_xscale),
+            ("y", ax.get_ylim(), ax.set_yscale),
+        ):
+            scale = ax.get_xscale() if name == "x" else ax.get_yscale()
+            low, high = (float(value) for value in limits)
+            if scale == "log" and not (np.isfinite([low, high]).all() and min(low, high) > 0):
+                set_scale("linear")
+                notes.append(name)
+                changed += 1
+        if notes:
+            ax.text(
+                0.5,
+                0.5,
+                f"{NO_POSITIVE_NOTE} ({', '.join(notes)})",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="gray",
+            )
+    return changed
+
+
 def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Save ``fig`` as a PNG at ``path`` atomically (temporary + rename); close it if pyplot's."""
+    """Save ``fig`` as a PNG at ``path`` atomically (temporary + rename); close it if pyplot's.
+
+    Log axes with nothing positive to show are drawn linear first (``guard_log_axes``).
+    """
+    guard_log_axes(fig)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import textwrap
@@ -20,6 +21,7 @@ from robustlab.runner import (
     RichProgress,
     RunLockedError,
     RunStore,
+    backends,
     check_memory,
     make_progress,
     plan_cells,
@@ -202,16 +204,43 @@ def test_planned_cells_are_distinct_per_setting() -> None:
     assert not set(keys) & set(other)
 
 
-def test_outputs_of_other_settings_are_discarded_but_cells_kept(tmp_path: Path) -> None:
-    result = _run(tmp_path)
-    store = RunStore(result.root)
-    toy = get_experiment(TOY)
-    same = toy.config("quick", SMALL).model_dump(mode="json")
-    assert not store.discard_outputs_unless(same, toy.version)
-    assert store.results_path.is_file() and store.summary_path.is_file()
-    assert not store.discard_outputs_unless(same, toy.version)
-    changed = {**same, "n_pairs": 999}
-    assert store.discard_outputs_unless(changed, toy.version)
-    assert not store.results_path.exists() and not store.summary_path.exists()
-    assert not list(store.figures_dir.glob("*.png"))
-    assert len(list(store.cells_dir.glob("*.parquet"))) == 4
+def test_changed_settings_move_old_outputs_aside_once_new_ones_exist(tmp_path: Path) -> None:
+    first = _run(tmp_path)
+    root = first.root
+    old = {name: (root / name).read_bytes() for name in ("results.parquet", "summary.json")}
+    again = _run(tmp_path)  # same settings: nothing moves
+    assert again.replaced is None and not (tmp_path / ".previous").exists()
+    old_config = (root / "config.json").read_text()
+    changed = _run(tmp_path, overrides={"n_pairs": 201})
+    assert changed.replaced is not None and changed.replaced.parent == tmp_path / ".previous"
+    for name, data in old.items():
+        assert (changed.replaced / name).read_bytes() == data
+    assert (changed.replaced / "config.json").read_text() == old_config
+    assert (changed.replaced / "figures" / "inner_products.png").is_file()
+    assert json.loads((root / "config.json").read_text())["config"]["n_pairs"] == 201
+    assert len(list(store_cells(root))) == 8  # the cells of both settings stay
+
+
+def store_cells(root: Path) -> list[Path]:
+    return sorted((root / "cells").glob("*.parquet"))
+
+
+def test_a_failing_run_with_new_settings_leaves_the_finished_run_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _run(tmp_path).root
+    before = {
+        path.relative_to(root): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and path.parent.name != "cells" and path.name != ".lock"
+    }
+
+    def fail(task: Any) -> Any:
+        raise FloatingPointError("diverged")
+
+    monkeypatch.setattr(backends, "execute_cell", fail)
+    with pytest.raises(CellError, match="diverged"):
+        _run(tmp_path, overrides={"n_pairs": 202})
+    for name, data in before.items():
+        assert (root / name).read_bytes() == data, name
+    assert not (tmp_path / ".previous").exists()

@@ -76,11 +76,18 @@ import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 __all__ = [
     "VERDICTS",
@@ -90,6 +97,9 @@ __all__ = [
     "Experiment",
     "ExperimentConfig",
     "FieldInfo",
+    "NonNegativeFloat",
+    "PositiveFloat",
+    "PositiveInt",
     "ProtocolRow",
     "Summary",
     "grid",
@@ -101,6 +111,22 @@ VERDICTS: tuple[str, ...] = ("consistent", "inconsistent", "inconclusive")
 REQUIRED_PRESETS: tuple[str, ...] = ("quick", "paper")
 
 _DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
+
+SEED_LIMIT = 2**63
+"""Seeds lie in [0, SEED_LIMIT): torch.Generator.manual_seed takes a signed 64-bit integer."""
+
+PositiveInt = Annotated[int, Field(ge=1)]
+"""An integer >= 1: a width, a dimension, a sample count (use as ``list[PositiveInt]``)."""
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+"""A finite float > 0: a radius, a learning rate, a budget that must move something."""
+
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+"""A finite float >= 0: a budget (0 means no attack), a noise level."""
+
+REPEATS_ALLOWED = "repeats_allowed"
+"""``Field(json_schema_extra={REPEATS_ALLOWED: True})`` lets a list field hold equal values
+(a point's coordinates); every other list field must list distinct values."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +179,54 @@ class ExperimentConfig(BaseModel):
             raise ValueError("seeds must not be empty")
         if len(set(value)) != len(value):
             raise ValueError(f"seeds must be distinct, got {value}")
+        bad = [seed for seed in value if not 0 <= seed < SEED_LIMIT]
+        if bad:
+            raise ValueError(f"seeds must lie in [0, 2**63), got {bad[0]}")
         return value
+
+    @model_validator(mode="after")
+    def _finite_and_distinct(self) -> ExperimentConfig:
+        """Refuse non-finite floats anywhere and repeated values in list fields.
+
+        A NaN or infinite setting cannot give a meaningful answer, and a repeated swept value
+        would run the same cell twice; both are found here, before the runner touches a file.
+        """
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            _check_finite(value, name)
+            extra = info.json_schema_extra
+            repeats = isinstance(extra, dict) and bool(extra.get(REPEATS_ALLOWED))
+            if isinstance(value, list) and not repeats:
+                _check_distinct(value, name)
+        return self
+
+
+def _check_finite(value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"field {where!r} must be finite, got {value}; give a finite number")
+    if isinstance(value, int) and not -SEED_LIMIT <= value < SEED_LIMIT:
+        raise ValueError(f"field {where!r} must lie in [-2**63, 2**63), got {value}")
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _check_finite(item, f"{where}[{index}]")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+    elif isinstance(value, BaseModel):
+        for key in type(value).model_fields:
+            _check_finite(getattr(value, key), f"{where}.{key}")
+
+
+def _check_distinct(values: list[Any], where: str) -> None:
+    seen: list[Any] = []
+    for item in values:
+        probe = item.model_dump(mode="json") if isinstance(item, BaseModel) else item
+        if probe in seen:
+            raise ValueError(
+                f"field {where!r} lists {probe!r} more than once; give each value once "
+                "(a repeated value would run the same cells twice)"
+            )
+        seen.append(probe)
 
 
 JSONValue = Any
@@ -325,6 +398,11 @@ class FieldInfo:
 def type_name(annotation: Any) -> str:
     """A readable name for a type annotation: ``int``, ``list[int]``, ``'a' | 'b'``."""
     origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        bounds = [_bound(item) for item in metadata]
+        text = " ".join(bound for bound in bounds if bound)
+        return f"{type_name(base)} {text}" if text else type_name(base)
     if origin is Literal:
         return " | ".join(repr(value) for value in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
@@ -340,6 +418,17 @@ def type_name(annotation: Any) -> str:
     return str(annotation).replace("typing.", "")
 
 
+def _bound(metadata: Any) -> str:
+    """``>= 1`` for the bounds a ``Field(ge=1)`` in an ``Annotated`` carries ("" otherwise)."""
+    parts = []
+    for item in getattr(metadata, "metadata", [metadata]):
+        for attr, sign in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            bound = getattr(item, attr, None)
+            if bound is not None:
+                parts.append(f"{sign} {bound}")
+    return " ".join(parts)
+
+
 def _describe_error(
     experiment: str, config_type: type[ExperimentConfig], error: Mapping[str, Any]
 ) -> str:
@@ -349,6 +438,9 @@ def _describe_error(
     info = config_type.model_fields.get(name)
     expected = type_name(info.annotation) if info is not None else "?"
     given = error.get("input")
+    if not loc:  # a check of the whole Config names its field in the message
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        return f"invalid config of experiment {experiment!r}: {message}"
     return (
         f"invalid value for field {where!r} of experiment {experiment!r}: given {given!r}; "
         f"allowed: {expected} ({error.get('msg', 'invalid')})"

@@ -40,6 +40,8 @@ from robustlab.experiments.base import (
     Cell,
     CellContext,
     ExperimentConfig,
+    NonNegativeFloat,
+    PositiveInt,
     ProtocolRow,
     Summary,
     grid,
@@ -152,12 +154,12 @@ class Config(ExperimentConfig):
     dataset: list[DatasetName] = Field(
         default=["fashion-mnist", "mnist"], min_length=1, description="data sets (swept)"
     )
-    nu_255: list[float] = Field(
+    nu_255: list[NonNegativeFloat] = Field(
         default=[2.0, 4.0, 8.0, 16.0],
         min_length=1,
         description="training attack size nu in units of 1/255 (swept; paper: 2, 4, 8, 16)",
     )
-    steps: list[int] = Field(
+    steps: list[PositiveInt] = Field(
         default=[2, 4, 16, 32], min_length=1, description="training PGD steps (swept)"
     )
     method: list[MethodName] = Field(

@@ -401,7 +401,8 @@ def _segments(overhead: pd.DataFrame) -> pd.DataFrame:
             )
     columns = ["C", "n_small", "n_large", "r", "n_mid", "overhead_small", "overhead_large"]
     columns.append("slope")
-    return pd.DataFrame(out, columns=[*columns, "t_change", "resolved", "decreasing"])
+    frame = pd.DataFrame(out, columns=[*columns, "t_change", "resolved", "decreasing"])
+    return frame.astype({"resolved": bool, "decreasing": bool})  # boolean masks even when empty
 
 
 def _t_statistic(values: np.ndarray) -> float:

@@ -30,11 +30,13 @@ from robustlab.experiments.base import (
     Cell,
     CellContext,
     ExperimentConfig,
+    PositiveInt,
     ProtocolRow,
     Summary,
     grid,
 )
 from robustlab.models import TwoLayerNet
+from robustlab.models.activations import get_activation
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
 from robustlab.theory.fitting import Verdict
@@ -114,10 +116,12 @@ PROTOCOL: tuple[ProtocolRow, ...] = (
 class Config(ExperimentConfig):
     """Dimensions, widths and activations swept; inputs and networks per cell; search range."""
 
-    dim: list[int] = Field(
+    dim: list[PositiveInt] = Field(
         default=[64, 256, 1024], min_length=1, description="input dimensions d (swept)"
     )
-    width: list[int] = Field(default=[64, 512], min_length=1, description="widths k (swept)")
+    width: list[PositiveInt] = Field(
+        default=[64, 512], min_length=1, description="widths k (swept)"
+    )
     activation: list[ActivationName] = Field(
         default=["relu", "tanh"],
         min_length=1,
@@ -242,14 +246,30 @@ def _minimal_step(net: TwoLayerNet, x: torch.Tensor, *, max_eta: float) -> Gradi
     )
 
 
+#: Peak bytes per (network of a block, input, hidden unit) of the ray scans, measured with
+#: /proc/self/status VmHWM (tests/experiments/test_random_net_memory.py): ReLU at most 150, tanh
+#: and softplus about 300 (9.47 GiB at d=256, k=32768, 100 inputs, a block of 10) in float32.
+SCAN_BYTES_RELU = 192
+SCAN_BYTES_SMOOTH_FLOAT32 = 320
+#: The interpreter's and torch's own allocations beside a cell's tensors.
+OVERHEAD_BYTES = 128 * 2**20
+
+
 def estimate_memory(config: Config) -> int:
-    """Peak bytes of one cell: a block of W, its ray scan (8 levels of inputs) and row frames."""
+    """An upper bound of one cell's peak bytes: a block of W, its ray scans and the row frames.
+
+    The smooth activations' two-stage bracket search keeps about twice ReLU's scan in memory;
+    float64 doubles it. Tested against measured peaks (issue 13, "Also measured").
+    """
     d, k, n = max(config.dim), max(config.width), config.n_inputs
     block = min(NETWORK_BLOCK, config.n_networks)
+    smooth = any(not get_activation(name).piecewise_linear for name in config.activation)
+    width_bytes = 2 if config.dtype == "float64" else 1
+    per_unit = max(SCAN_BYTES_RELU, SCAN_BYTES_SMOOTH_FLOAT32 * width_bytes * smooth)
     weights = 3 * block * k * d * 8
-    scan = 3 * 8 * block * n * max(d, k) * 8
+    scan = per_unit * block * n * max(d, k)
     rows = config.n_networks * n * 1000
-    return weights + scan + rows
+    return OVERHEAD_BYTES + weights + scan + rows
 
 
 def theory(config: Config) -> dict[str, Any]:

@@ -25,15 +25,17 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from torch import Tensor
 
 from robustlab.attacks import grid_search
 from robustlab.attacks.grid import GridLoss
 from robustlab.experiments.base import (
+    REPEATS_ALLOWED,
     Cell,
     CellContext,
     ExperimentConfig,
+    PositiveFloat,
     ProtocolRow,
     Summary,
     grid,
@@ -109,7 +111,7 @@ class Config(ExperimentConfig):
     points_per_axis: list[int] = Field(
         default=[800], min_length=1, description="grid points per axis (swept; paper: 800)"
     )
-    radius: list[float] = Field(
+    radius: list[PositiveFloat] = Field(
         default=[PAPER_RADIUS],
         min_length=1,
         description="l2 radius of the perturbation ball (swept; paper: 0.7078); the first "
@@ -125,7 +127,10 @@ class Config(ExperimentConfig):
         default=0.51, gt=0, description="each delta_i lies in [-h, h] (paper: 0.51)"
     )
     x: list[float] = Field(
-        default=[3.0, 2.0, 1.0], min_length=2, description="the attacked point (paper: [3, 2, 1])"
+        default=[3.0, 2.0, 1.0],
+        min_length=2,
+        description="the attacked point (paper: [3, 2, 1])",
+        json_schema_extra={REPEATS_ALLOWED: True},
     )
     label: int = Field(default=0, ge=0, description="its class index (paper: the first class)")
     top_k: list[int] = Field(
@@ -141,6 +146,15 @@ class Config(ExperimentConfig):
         if min(value) < 1:
             raise ValueError(f"top_k must be positive, got {value}")
         return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _label_is_a_class(self) -> Config:
+        if self.label >= len(self.x):
+            raise ValueError(
+                f"field 'label' must be a class index below len(x) = {len(self.x)}, "
+                f"got {self.label}"
+            )
+        return self
 
     @field_validator("points_per_axis")
     @classmethod

@@ -19,7 +19,14 @@ from matplotlib.figure import Figure
 from pydantic import Field
 
 from robustlab.data.synthetic import sphere
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.base import (
+    Cell,
+    CellContext,
+    ExperimentConfig,
+    PositiveInt,
+    Summary,
+    grid,
+)
 from robustlab.plotting import loglog, mean_and_spread, new_figure, plot_measured, plot_theory
 from robustlab.theory.fitting import Verdict, compare_exponent, fit_loglog_slope
 
@@ -31,7 +38,7 @@ VERSION = 1
 class Config(ExperimentConfig):
     """Dimensions swept, pairs per cell, and a test-only delay."""
 
-    dim: list[int] = Field(
+    dim: list[PositiveInt] = Field(
         default=[8, 32, 128, 512], min_length=1, description="dimensions d (swept)"
     )
     n_pairs: int = Field(default=4000, ge=2, description="independent pairs (x, x') per cell")

@@ -31,18 +31,20 @@ from robustlab.runner.resources import (
     resolve_device,
 )
 from robustlab.runner.run import RunResult, plan_cells, reproduce_command, run_experiment
-from robustlab.runner.store import RunLockedError, RunStore
+from robustlab.runner.store import CellCheckError, OutputError, RunLockedError, RunStore
 
 __all__ = [
     "BACKENDS",
     "DEVICES",
     "Assignment",
     "BackendError",
+    "CellCheckError",
     "CellError",
     "DeviceError",
     "LocalBackend",
     "LogProgress",
     "NullProgress",
+    "OutputError",
     "ProcessBackend",
     "RayBackend",
     "ResourceError",

@@ -8,12 +8,16 @@ same rows. Cells must be pure functions of their parameters (see ``robustlab.exp
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import importlib
 import logging
+import logging.handlers
 import multiprocessing
 import os
 import secrets
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from robustlab.runner.cells import normalize_rows
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_RTOL",
     "Backend",
     "BackendError",
     "CellError",
@@ -42,6 +47,16 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+BACKEND_RTOL = 1e-5
+"""Relative tolerance between the tables of different backends for the same config.
+
+The local backend computes with min(2, cores) torch threads, process and Ray workers with one:
+float32 reductions then round differently (at most 2.1e-6 relative measured on
+random-net-single-step; tests/runner/test_runner_tolerance.py checks this bound). Non-float
+columns and verdicts are identical. Cells that reduce nothing in parallel (the toy
+experiment) are bit-identical.
+"""
 
 BackendName = Literal["local", "process", "ray"]
 BACKENDS: tuple[str, ...] = ("local", "process", "ray")
@@ -147,12 +162,70 @@ class LocalBackend:
             yield outcome
 
 
-def _init_worker() -> None:
+_PR_SET_PDEATHSIG = 1
+_WATCH_SECONDS = 0.5
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(_WATCH_SECONDS)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the process that started it dies, even by SIGKILL.
+
+    On Linux the kernel sends SIGKILL on the parent's death (prctl PR_SET_PDEATHSIG); a
+    daemon thread that watches the parent id covers other systems and a parent that died
+    before the signal was armed.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError) as err:  # no prctl: the watcher alone
+            logger.debug("prctl(PR_SET_PDEATHSIG) unavailable: %s", err)
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(
+        target=_watch_parent, args=(parent,), name="robustlab-parent-watch", daemon=True
+    ).start()
+
+
+class _WorkerLogHandler(logging.handlers.QueueHandler):
+    """Send a worker's log records to the driver, marked with the worker's process id."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        record = super().prepare(record)
+        record.msg = f"[worker {os.getpid()}] {record.msg}"
+        return record
+
+
+def _init_worker(parent: int, log_queue: Any) -> None:
     torch.set_num_threads(1)
+    _die_with_parent(parent)
+    log = logging.getLogger("robustlab")
+    log.handlers[:] = [_WorkerLogHandler(log_queue)]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+class _Forward(logging.Handler):
+    """Hand a record from a worker to the driver's logger of the same name."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        target = logging.getLogger(record.name)
+        if target.isEnabledFor(record.levelno):
+            target.handle(record)
 
 
 class ProcessBackend:
-    """Cells in a pool of ``workers`` fresh ('spawn') processes with one torch thread each."""
+    """Cells in a pool of ``workers`` fresh ('spawn') processes with one torch thread each.
+
+    Workers die with the driver (even when it is killed with SIGKILL) and their log records
+    (logger ``robustlab``, INFO and above) are forwarded to the driver's loggers.
+    """
 
     name = "process"
 
@@ -161,12 +234,18 @@ class ProcessBackend:
         if self.concurrency < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._listener: logging.handlers.QueueListener | None = None
 
     def __enter__(self) -> ProcessBackend:
+        context = multiprocessing.get_context("spawn")
+        log_queue = context.Queue()
+        self._listener = logging.handlers.QueueListener(log_queue, _Forward())
+        self._listener.start()
         self._pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.concurrency,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_init_worker,
+            initargs=(os.getpid(), log_queue),
         )
         return self
 
@@ -179,6 +258,9 @@ class ProcessBackend:
         if self._pool is not None:
             self._pool.shutdown(wait=error is None, cancel_futures=True)
             self._pool = None
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
 
     def run(self, tasks: Sequence[CellTask]) -> Iterator[CellOutcome]:
         """Submit every task; yield outcomes as they complete. Raises CellError on a failure."""

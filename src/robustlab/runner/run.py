@@ -23,15 +23,16 @@ import robustlab
 from robustlab.experiments.base import (
     VERDICTS,
     Cell,
+    ConfigError,
     Experiment,
     ExperimentConfig,
     verdict_to_dict,
 )
 from robustlab.runner.backends import BACKENDS, CellTask, make_backend
-from robustlab.runner.cells import cell_frame, cell_key
+from robustlab.runner.cells import cell_columns, cell_frame, cell_key
 from robustlab.runner.progress import NullProgress, ProgressReporter
 from robustlab.runner.resources import check_memory, resolve_device
-from robustlab.runner.store import RunStore, write_json
+from robustlab.runner.store import RunStore, check_writable, write_json
 
 __all__ = [
     "RunResult",
@@ -59,6 +60,8 @@ class RunResult:
     summary: dict[str, Any]
     figures: list[Path]
     moved_aside: Path | None
+    replaced: Path | None = None
+    """Where the outputs of other settings went (``DIR/.previous/``), or None."""
 
 
 def to_jsonable(value: Any) -> Any:
@@ -81,15 +84,15 @@ def to_jsonable(value: Any) -> Any:
 
 
 def plan_cells(experiment: Experiment, config: ExperimentConfig) -> list[tuple[str, Cell]]:
-    """The sweep's cells with their keys. Raises ValueError for two cells with the same key."""
+    """The sweep's cells with their keys. Raises ConfigError for two cells with the same key."""
     cells = experiment.cells(config)
     planned = [(cell_key(experiment.name, experiment.version, cell), cell) for cell in cells]
     seen: dict[str, Cell] = {}
     for key, cell in planned:
         if key in seen:
-            raise ValueError(
+            raise ConfigError(
                 f"experiment {experiment.name!r} yields the same cell twice: {cell!r}; "
-                "every cell needs distinct parameters"
+                "give each swept value once"
             )
         seen[key] = cell
     return planned
@@ -104,6 +107,14 @@ def reproduce_command(experiment: Experiment, config: ExperimentConfig, preset: 
             text = value if isinstance(value, str) else _json(value)
             words += ["--set", f"{name}={text}"]
     return shlex.join(words)
+
+
+def _union(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The cells' tables in sweep order, with a fresh index (empty tables skipped)."""
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return pd.DataFrame()
+    return pd.concat(frames, ignore_index=True, sort=False)
 
 
 def _json(value: Any) -> str:
@@ -123,12 +134,16 @@ def preflight(
     backend: str = "local",
     device: str = "auto",
     workers: int | None = None,
+    out: str | Path | None = None,
 ) -> tuple[torch.device, list[tuple[str, Cell]]]:
     """Everything checked before a run touches its folder: device, backend, cells, memory.
 
     Returns the device and the planned (key, cell) pairs. Raises DeviceError, ValueError
-    (unknown backend, workers < 1, duplicate cells) or ResourceError (memory estimate).
+    (unknown backend, workers < 1), ConfigError (duplicate cells), ResourceError (memory
+    estimate) or OutputError (``out`` given and not writable).
     """
+    if out is not None:
+        check_writable(Path(out) / experiment.name)
     torch_device = resolve_device(device)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
@@ -167,19 +182,23 @@ def _summary(
     }
 
 
-def _save_figures(
-    experiment: Experiment, config: ExperimentConfig, table: pd.DataFrame, store: RunStore
-) -> list[Path]:
-    from robustlab.plotting import save_figure
-
-    paths = []
-    for stem, fig in experiment.figures(table, config).items():
+def _figures(
+    experiment: Experiment, config: ExperimentConfig, table: pd.DataFrame
+) -> dict[str, Any]:
+    """The experiment's figures by checked file stem (drawn, not yet saved)."""
+    figures = dict(experiment.figures(table, config))
+    for stem in figures:
         if not _STEM.match(stem):
             raise ValueError(
                 f"figure name {stem!r} of {experiment.name!r} must be letters, digits, '_.-'"
             )
-        paths.append(save_figure(fig, store.figures_dir / f"{stem}.png"))
-    return paths
+    return figures
+
+
+def _save_figures(figures: Mapping[str, Any], store: RunStore) -> list[Path]:
+    from robustlab.plotting import save_figure
+
+    return [save_figure(fig, store.figures_dir / f"{stem}.png") for stem, fig in figures.items()]
 
 
 def run_experiment(
@@ -202,14 +221,17 @@ def run_experiment(
     Writes ``config.json`` first, each finished cell as ``cells/<key>.parquet`` (atomically,
     as it finishes), then ``results.parquet`` (the sweep's cells in sweep order),
     ``summary.json`` and ``figures/*.png``. With ``fresh`` the folder is first moved to
-    ``out/.previous/``. Everything that can be refused is refused before the folder is touched:
-    raises DeviceError (device), ResourceError (memory estimate), ValueError (backend,
-    workers, duplicate cells); RunLockedError when another run holds the folder; CellError
-    when a cell fails (finished cells stay stored); BackendError when Ray cannot start.
+    ``out/.previous/``; outputs of other settings are moved there only once the new ones are
+    computed. A stored cell that fails its checks is set aside and recomputed. Everything that
+    can be refused is refused before the folder is touched: raises DeviceError (device),
+    ResourceError (memory estimate), ValueError (backend, workers), ConfigError (duplicate
+    cells), OutputError (folder not writable); RunLockedError when another run holds the
+    folder; CellError when a cell fails (finished cells stay stored); BackendError when Ray
+    cannot start.
     """
     progress = progress or NullProgress()
     torch_device, planned = preflight(
-        experiment, config, backend=backend, device=device, workers=workers
+        experiment, config, backend=backend, device=device, workers=workers, out=out
     )
     executor = make_backend(
         backend, workers=workers, ray_address=ray_address, device=torch_device.type
@@ -220,38 +242,37 @@ def run_experiment(
     if moved is not None:
         logger.info("moved the previous results of %s to %s", experiment.name, moved)
 
+    settings = config.model_dump(mode="json")
+    record = {
+        "experiment": experiment.name,
+        "version": experiment.version,
+        "preset": preset,
+        "config": settings,
+        "seeds": list(config.seeds),
+        "paper": experiment.paper,
+        "figure": experiment.figure,
+        "description": experiment.description,
+        "robustlab_version": robustlab.__version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "command": command,
+        "reproduce": reproduce_command(experiment, config, preset),
+        "backend": backend,
+        "device": str(torch_device),
+        "n_cells": len(planned),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     with store.lock():
         removed = store.remove_temporaries()
         if removed:
             logger.info("removed %d partial files left by an interrupted run", removed)
-        if store.discard_outputs_unless(config.model_dump(mode="json"), experiment.version):
-            logger.info(
-                "%s: settings changed; old table, summary and figures removed "
-                "(their cells are kept)",
-                experiment.name,
-            )
-        write_json(
-            store.config_path,
-            {
-                "experiment": experiment.name,
-                "version": experiment.version,
-                "preset": preset,
-                "config": config.model_dump(mode="json"),
-                "seeds": list(config.seeds),
-                "paper": experiment.paper,
-                "figure": experiment.figure,
-                "description": experiment.description,
-                "robustlab_version": robustlab.__version__,
-                "torch_version": torch.__version__,
-                "python_version": platform.python_version(),
-                "command": command,
-                "reproduce": reproduce_command(experiment, config, preset),
-                "backend": backend,
-                "device": str(torch_device),
-                "n_cells": len(planned),
-                "started": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
+        # Outputs of other settings stay, with their config.json, until this run has its own.
+        replaces = not store.outputs_match(settings, experiment.version) and bool(store.outputs())
+        if not replaces:
+            write_json(store.config_path, record)
+        columns = [cell_columns(cell) for _, cell in planned]
+        checks = [(key, cell.to_dict(), columns[i]) for i, (key, cell) in enumerate(planned)]
+        frames = store.load_cells(checks)
         pending = [
             CellTask(
                 index=index,
@@ -262,30 +283,46 @@ def run_experiment(
                 data_dir=str(data_dir) if data_dir is not None else None,
             )
             for index, (key, cell) in enumerate(planned)
-            if not store.is_finished(key)
+            if key not in frames
         ]
         if pending:
-            if backend != "local":
-                logger.info("%s: starting the %s backend", experiment.name, backend)
-            with executor as running:
-                progress.start(
-                    experiment.name, total=len(planned), done=len(planned) - len(pending)
-                )
-                try:
+            progress.start(experiment.name, total=len(planned), done=len(planned) - len(pending))
+            try:
+                if backend != "local":
+                    logger.info(
+                        "%s: starting the %s backend (%d workers; cells start once they have "
+                        "loaded torch)",
+                        experiment.name,
+                        backend,
+                        executor.concurrency,
+                    )
+                with executor as running:
                     for outcome in running.run(pending):
                         key, cell = planned[outcome.index]
-                        store.write_cell(key, cell_frame(cell, outcome.rows))
+                        frame = cell_frame(cell, outcome.rows)
+                        store.write_cell(key, cell.to_dict(), columns[outcome.index], frame)
+                        frames[key] = frame
                         progress.advance(cell, outcome.seconds)
-                finally:
-                    progress.finish()
+            finally:
+                progress.finish()
         else:
             logger.info("%s: all %d cells already finished", experiment.name, len(planned))
 
-        table = store.read_cells([key for key, _ in planned])
-        store.write_results(table)
-        figures = _save_figures(experiment, config, table, store)
+        table = _union([frames[key] for key, _ in planned])
+        drawn = _figures(experiment, config, table)
         summary = _summary(experiment, config, table, preset=preset, n_cells=len(planned))
-        summary["figures"] = [path.relative_to(store.root).as_posix() for path in figures]
+        summary["figures"] = [f"figures/{stem}.png" for stem in drawn]
+        # Everything the new outputs need is computed: only now may the old ones move.
+        replaced = store.move_outputs_aside() if replaces else None
+        if replaced is not None:
+            logger.warning(
+                "%s: settings changed; the previous outputs were moved to %s (cells are kept)",
+                experiment.name,
+                replaced,
+            )
+            write_json(store.config_path, record)
+        store.write_results(table)
+        figures = _save_figures(drawn, store)
         write_json(store.summary_path, summary)
 
     return RunResult(
@@ -297,4 +334,5 @@ def run_experiment(
         summary=summary,
         figures=figures,
         moved_aside=moved,
+        replaced=replaced,
     )
