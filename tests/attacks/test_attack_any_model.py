@@ -252,3 +252,44 @@ def test_minimal_step_along_a_given_direction() -> None:
     torch.testing.assert_close(result.delta[0][finite], expected[finite])
     with pytest.raises(ValueError, match="direction must be shaped"):
         minimal_gradient_step(net, x, direction=direction[:, :3])
+
+
+def test_beta_robust_error_uses_the_normalized_first_layer() -> None:
+    """Paper 004 Definition 3.1: for a bias-free ReLU net f_{W/||W||_F} = f_W / ||W||_F."""
+    from robustlab.attacks import beta_effective, beta_robust_error, normalized_margins
+
+    g = torch.Generator().manual_seed(10)
+    net = TwoLayerNet.ntk(3, 50, 8, generator=g, dtype=F64)
+    with torch.no_grad():
+        net.W.mul_(torch.tensor([1.0, 3.0, 10.0], dtype=F64).reshape(3, 1, 1))
+    x = torch.randn(200, 8, generator=g, dtype=F64)
+    y = torch.sign(net(x)[0])
+    result = pgd(net, x, y, eps=[0.0, 0.5, 2.0], norm="l2", steps=20, loss="reflected")
+    frobenius = net.W.detach().flatten(1).norm(dim=1).reshape(1, 3, 1)
+    expected = result.margin / frobenius  # independent: the homogeneity of ReLU
+    margins = normalized_margins(net, result, y)
+    torch.testing.assert_close(margins, expected, rtol=1e-10, atol=1e-12)
+    for beta in (0.0, 0.01, 0.05):
+        error = beta_robust_error(net, result, y, beta=beta)
+        torch.testing.assert_close(error, (expected < -beta).double().mean(dim=-1))
+    # beta -> 0: the attack's robust error; a larger beta can only lower it
+    zero = beta_robust_error(net, result, y, beta=0.0)
+    torch.testing.assert_close(zero, 1 - result.robust_accuracy)
+    assert torch.all(beta_robust_error(net, result, y, beta=0.05) <= zero)
+    one = beta_effective(net, result.x_adv[2], y, beta=0.01)  # one set of points (E, n, d)
+    assert torch.equal(one, expected[2] <= -0.01)
+    with pytest.raises(ValueError, match="beta must be"):
+        beta_robust_error(net, result, y, beta=-1.0)
+
+
+def test_beta_robust_error_of_a_plain_module_uses_its_outputs() -> None:
+    from robustlab.attacks import beta_robust_error
+
+    model = mlp(4)
+    x = images(50)
+    with torch.no_grad():
+        y = model(x).argmax(dim=1)
+    result = pgd(model, x, y, eps=[0.05, 0.5], steps=10)
+    error = beta_robust_error(model, result, y, beta=0.0)
+    assert error.shape == (2,)
+    torch.testing.assert_close(error, (result.margin < 0).double().mean(dim=-1))
