@@ -163,3 +163,14 @@ def test_label_flip_then_retraining_on_image_models(name: str) -> None:
     assert float(clean_accuracy) > 0.5  # random flips at 40% still leave the majority class
     signs = label_flip(binary_labels((labels > 1).long()).long(), 1.0, seed=0)
     assert torch.equal(signs.y, -binary_labels((labels > 1).long()).long())
+
+
+def test_adversarial_training_of_a_flat_input_mlp_is_not_an_ensemble_of_one() -> None:
+    """The issue's crash: x_adv (1, n, d) from pgd fed to nn.Flatten as (1, n * d)."""
+    x, labels = images(64, 4)
+    flat = x.flatten(1)
+    model = mlp(4)
+    attack = from_attack(partial(pgd, eps=0.05, norm="linf", steps=2))
+    trained, trace = adversarial_training(model, flat, labels, attack=attack, lr=0.1, epochs=1)
+    assert trace.batch_loss.shape[1] == 1 and torch.isfinite(trace.batch_loss[-1]).all()
+    assert not torch.equal(trained[1].weight, model[1].weight)
