@@ -145,6 +145,12 @@ def train_loop(
     by perturbed ones, once per minibatch or once per epoch for the whole training set.
     """
     _validate(X, y, lr, batch_size, epochs, max_steps, weight_decay, record_every)
+    ensemble_model = has_ensemble_axis(model)
+    if ensemble_model and X.ndim != 2:
+        raise ValueError(
+            f"an ensemble model trains on inputs X (n, d) shared by its members, "
+            f"got shape {tuple(X.shape)}"
+        )
     net = model if inplace else copy.deepcopy(model)
     with torch.no_grad(), evaluation_mode(net):
         probe_out = net(X[:1])
@@ -177,7 +183,6 @@ def train_loop(
     n = X.shape[0]
     probe = ensemble_logits(probe_out, 1, binary=binary)
     E = probe.shape[0]
-    per_member_order = has_ensemble_axis(net)
     names, params = _trainable(net)
     closed_form = _closed_form_kind(net, names)
     logger.debug("sgd: E=%d, n=%d, closed form=%s, params=%s", E, n, closed_form, names)
@@ -194,7 +199,8 @@ def train_loop(
         if done:
             break
         rate = lr * (lr_factor(epoch) if lr_factor else 1.0)
-        order = _epoch_order(n, E, generator, shared_order or not per_member_order)
+        # One order per member needs members; a plain module (E = 1) takes the (n,) order.
+        order = _epoch_order(n, E, generator, shared_order or not ensemble_model)
         source = X
         if perturb is not None and perturb_every == "epoch":
             source = _perturbed(perturb, net, X, y, params)
