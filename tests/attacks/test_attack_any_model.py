@@ -7,6 +7,8 @@ import copy
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from robustlab import TwoLayerNet
@@ -293,3 +295,25 @@ def test_beta_robust_error_of_a_plain_module_uses_its_outputs() -> None:
     error = beta_robust_error(model, result, y, beta=0.0)
     assert error.shape == (2,)
     torch.testing.assert_close(error, (result.margin < 0).double().mean(dim=-1))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    eps=st.floats(0.0, 3.0),
+    norm=st.sampled_from(["l2", "linf"]),
+    step=st.sampled_from(["normalized", "raw"]),
+    step_size=st.floats(1e-3, 10.0),
+    seed=st.integers(0, 2**16),
+)
+def test_targeted_and_raw_attacks_never_exceed_their_budget(
+    eps: float, norm: str, step: str, step_size: float, seed: int
+) -> None:
+    g = torch.Generator().manual_seed(seed)
+    net = TwoLayerNet.ntk(2, 16, 5, outputs=3, generator=g, dtype=F64)
+    x = torch.rand(12, 5, generator=g, dtype=F64)
+    y = torch.randint(0, 3, (12,), generator=g)
+    target = torch.randint(0, 3, (12,), generator=g)
+    result = pgd(net, x, y, eps=eps, norm=norm, steps=4, step=step, step_size=step_size,
+                 target=target, box=(0.0, 1.0), generator=g)  # fmt: skip
+    assert torch.all(result.norms <= eps * (1 + 1e-9) + 1e-12)
+    assert torch.all((result.x_adv >= 0) & (result.x_adv <= 1))
