@@ -173,7 +173,7 @@ def test_errors(generator: torch.Generator) -> None:
     multi = TwoLayerNet.ntk(1, 10, 4, outputs=3, generator=generator, dtype=F64)
     x = torch.randn(5, 4, generator=generator, dtype=F64)
     with pytest.raises(ValueError, match="one-logit"):
-        minimal_gradient_step(multi, x)
+        gradient_step(multi, x, 0.1)  # minimal_gradient_step handles K logits, this does not
     net = _net("relu", generator)
     with pytest.raises(ValueError, match="eta must be"):
         gradient_step(net, torch.randn(5, 8, dtype=F64), torch.ones(4, dtype=F64))

@@ -16,16 +16,16 @@ from robustlab.experiments.base import CellContext, ConfigError
 from robustlab.experiments.neurotron_poisoning import (
     Config,
     InputLaw,
-    MemberOracle,
     cells,
     insensitive_direction,
+    make_oracle,
     realizable_envelope,
     run_cell,
     theory,
 )
 from robustlab.learners.neurotron import GaussianInputs
 from robustlab.models.single_filter import SingleFilterNet, perturbed_mean_sensing
-from robustlab.poisoning.oracles import AdversarialOracle, RandomOracle
+from robustlab.poisoning.oracles import AdversarialOracle, RandomOracle, RealizableOracle
 from robustlab.runner.run import run_experiment
 
 NAME = "neurotron-poisoning"
@@ -42,80 +42,20 @@ def _net(E: int, *, seed: int = 0, dim: int = 12, r: int = 4, k: int = 4) -> tup
 
 
 # --------------------------------------------------------------------------- oracles
-@pytest.mark.parametrize("noise", ["alternating", "sign"])
-def test_member_oracle_matches_random_oracle(noise: Any) -> None:
-    model, _, w_star, w, x = _net(5)
-    library = RandomOracle(model, w_star, theta=0.7, beta=0.4, kind=noise)
-    mine = MemberOracle(
-        model,
-        w_star,
-        kind="random",
-        theta=torch.full((5,), 0.7, dtype=F64),
-        beta=torch.full((5,), 0.4, dtype=F64),
-        noise=noise,
-    )
-    a = library.labels(x, w, torch.Generator().manual_seed(3))
-    b = mine.labels(x, w, torch.Generator().manual_seed(3))
-    torch.testing.assert_close(b.xi, a.xi)
-    torch.testing.assert_close(b.y, a.y)
-    assert int(mine.attacked.sum()) == int((a.xi != 0).sum())
-
-
-def test_member_oracle_matches_adversarial_oracle() -> None:
-    model, family, w_star, w, x = _net(6)
-    library = AdversarialOracle(model, w_star, theta=0.3, M=family.mean, beta=0.6)
-    mine = MemberOracle(
-        model,
-        w_star,
-        kind="adversarial",
-        theta=torch.full((6,), 0.3, dtype=F64),
-        beta=torch.full((6,), 0.6, dtype=F64),
-        M=family.mean,
-    )
-    a = library.labels(x, w, torch.Generator().manual_seed(5))
-    b = mine.labels(x, w, torch.Generator().manual_seed(5))
-    torch.testing.assert_close(b.xi, a.xi)
-
-
-def test_member_oracle_scales_each_member() -> None:
-    model, _, w_star, w, x = _net(4)
-    theta = torch.tensor([0.0, 0.5, 1.0, 3.0], dtype=F64)
-    beta = torch.tensor([1.0, 0.0, 1.0, 0.5], dtype=F64)
-    oracle = MemberOracle(model, w_star, kind="random", theta=theta, beta=beta, noise="uniform")
-    xi = oracle.labels(x, w, torch.Generator().manual_seed(0)).xi
-    assert bool((xi.abs() <= theta[:, None]).all())
-    assert bool((xi[0] == 0).all()) and bool((xi[1] == 0).all())  # theta = 0; beta = 0
-    assert bool((xi[2] != 0).all())  # beta = 1 attacks every label
-    assert oracle.attacked.tolist()[:3] == [9, 0, 9]
-    assert oracle.max_noise_used <= 3.0
-
-
-def test_realizable_member_oracle_labels_and_clipping() -> None:
-    model, _, w_star, w, x = _net(3)
-    direction = torch.randn(3, 4, dtype=F64, generator=torch.Generator().manual_seed(1))
-    w_adv = w_star + direction
-    gap = model.output(x, w_adv) - model.output(x, w_star)
-    big = torch.full((3,), float(gap.abs().max()) + 1.0, dtype=F64)
-    loose = MemberOracle(
-        model, w_star, kind="realizable", theta=big, beta=torch.ones(3, dtype=F64), w_adv=w_adv
-    )
-    torch.testing.assert_close(loose.labels(x, w).y, model.output(x, w_adv))
-    assert int(loose.clipped.sum()) == 0
-    small = torch.tensor([0.01, 0.1, 0.0], dtype=F64)
-    tight = MemberOracle(
-        model, w_star, kind="realizable", theta=small, beta=torch.ones(3, dtype=F64), w_adv=w_adv
-    )
-    xi = tight.labels(x, w).xi
-    assert bool((xi.abs() <= small[:, None]).all())
-    assert tight.clipped.tolist() == (gap.abs() > small[:, None]).sum(dim=1).tolist()
-
-
-def test_member_oracle_refuses_bad_shapes() -> None:
-    model, _, w_star, _, _ = _net(3)
-    with pytest.raises(ValueError, match="theta and beta"):
-        MemberOracle(model, w_star, kind="random", theta=torch.ones(2), beta=torch.ones(3))
-    with pytest.raises(ValueError, match="needs M"):
-        MemberOracle(model, w_star, kind="adversarial", theta=torch.ones(3), beta=torch.ones(3))
+def test_make_oracle_builds_the_library_per_member_oracles() -> None:
+    model, family, w_star, w, x = _net(3)
+    theta = torch.tensor([0.0, 0.5, 1.0], dtype=F64)
+    beta = torch.tensor([1.0, 0.5, 1.0], dtype=F64)
+    common = {"theta": theta, "beta": beta, "noise": "alternating", "M": family.mean}
+    none = make_oracle("none", model, w_star, w_adv=None, **common)
+    assert torch.equal(none.labels(x, w).xi, torch.zeros(3, 9, dtype=F64))
+    assert isinstance(make_oracle("random", model, w_star, w_adv=None, **common), RandomOracle)
+    adversarial = make_oracle("adversarial", model, w_star, w_adv=None, **common)
+    assert isinstance(adversarial, AdversarialOracle)
+    realizable = make_oracle("realizable", model, w_star, w_adv=w_star + 1.0, **common)
+    assert isinstance(realizable, RealizableOracle) and realizable.clip
+    with pytest.raises(ValueError, match="needs w_adv"):
+        make_oracle("realizable", model, w_star, w_adv=None, **common)
 
 
 # --------------------------------------------------------------------------- w_adv sizing

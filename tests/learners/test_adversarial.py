@@ -144,10 +144,16 @@ def test_from_attack_unwraps_result_objects() -> None:
     x = torch.zeros(3, 2)
     assert torch.equal(perturb(nn.Identity(), x, torch.ones(3)), x + 1)
     # a budgets axis of size 1 in front, as robustlab.attacks returns (B, E, n, d)
+    members = nn.Identity()
+    members.ensemble = 4  # an ensemble model (integer `ensemble` attribute)
     stacked = from_attack(lambda m, x, y: Result(x.expand(1, 4, -1, -1)))
-    assert stacked(nn.Identity(), x, x).shape == (4, 3, 2)
+    assert stacked(members, x, x).shape == (4, 3, 2)
     with pytest.raises(ValueError, match="one budget"):
-        from_attack(lambda m, x, y: x.expand(2, 4, -1, -1))(nn.Identity(), x, x)
+        from_attack(lambda m, x, y: x.expand(2, 4, -1, -1))(members, x, x)
+    # a plain module has no ensemble axis: (1, n, d) is one budget, not an ensemble of 1
+    assert from_attack(lambda m, x, y: x.expand(1, -1, -1))(nn.Identity(), x, x).shape == (3, 2)
+    with pytest.raises(ValueError, match="one budget"):
+        from_attack(lambda m, x, y: x.expand(2, -1, -1))(nn.Identity(), x, x)
     assert torch.equal(from_attack(lambda m, x, y: x * 2)(nn.Identity(), x + 1, x), x + 2)
     with pytest.raises(TypeError, match="x_adv"):
         from_attack(lambda m, x, y: 3)(nn.Identity(), x, x)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import Tensor
 
 from robustlab.models.single_filter import SingleFilterNet, conv_sensing
 from robustlab.poisoning.oracles import (
@@ -183,3 +184,79 @@ def test_protocol_and_validation() -> None:
         AdversarialOracle(net, W_STAR, theta=1.0, M=torch.zeros(3, 6))
     with pytest.raises(ValueError, match="w_star"):
         RandomOracle(net, torch.zeros(4), theta=1.0)
+
+
+# --------------------------------------------------------------------------- per-member oracles
+def _member_setup(E: int) -> tuple[SingleFilterNet, Tensor, Tensor, Tensor, Tensor]:
+    g = torch.Generator().manual_seed(E)
+    net = _net(ensemble=E)
+    w_star = torch.randn(E, 3, generator=g, dtype=F64)
+    w = torch.randn(E, 3, generator=g, dtype=F64)
+    x = torch.randn(E, 9, 7, generator=g, dtype=F64)
+    M = torch.randn(3, 7, generator=g, dtype=F64)
+    return net, w_star, w, x, M
+
+
+@pytest.mark.parametrize("kind", ["sign", "uniform", "alternating"])
+def test_per_member_theta_scales_the_unit_oracle_member_by_member(kind: str) -> None:
+    """theta_e per member: member e's noise is theta_e times the theta = 1 oracle's noise."""
+    net, w_star, w, x, _ = _member_setup(4)
+    theta = torch.tensor([0.0, 0.5, 1.0, 3.0], dtype=F64)
+    unit = RandomOracle(net, w_star, theta=1.0, beta=0.4, kind=kind)  # type: ignore[arg-type]
+    grid = RandomOracle(net, w_star, theta=theta, beta=0.4, kind=kind)  # type: ignore[arg-type]
+    a = unit.labels(x, w, torch.Generator().manual_seed(3))
+    b = grid.labels(x, w, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(b.xi, theta[:, None] * a.xi)
+    assert grid.attacked.tolist() == (a.xi != 0).sum(dim=1).tolist()
+    assert grid.theta == 3.0 and torch.equal(grid.thetas, theta)
+    torch.testing.assert_close(grid.max_noise, b.xi.abs().amax(dim=1))
+    assert grid.labels_seen == 9
+
+
+def test_per_member_beta_attacks_each_member_at_its_own_rate() -> None:
+    net, w_star, w, _, _ = _member_setup(3)
+    beta = torch.tensor([1.0, 0.0, 0.3], dtype=F64)
+    oracle = RandomOracle(net, w_star, theta=2.0, beta=beta, kind="uniform")
+    x = torch.randn(3, 4000, 7, generator=torch.Generator().manual_seed(0), dtype=F64)
+    xi = oracle.labels(x, w, torch.Generator().manual_seed(1)).xi
+    assert bool((xi.abs() <= 2.0).all())
+    assert bool((xi[0] != 0).all()) and bool((xi[1] == 0).all())
+    assert abs(float((xi[2] != 0).double().mean()) - 0.3) < 0.03  # sd 0.007
+    assert oracle.attacked.tolist()[:2] == [4000, 0]
+
+
+def test_per_member_adversarial_oracle() -> None:
+    net, w_star, w, x, M = _member_setup(3)
+    theta = torch.tensor([0.1, 0.2, 0.4], dtype=F64)
+    unit = AdversarialOracle(net, w_star, theta=1.0, M=M, beta=0.6)
+    grid = AdversarialOracle(net, w_star, theta=theta, M=M, beta=torch.full((3,), 0.6))
+    a = unit.labels(x, w, torch.Generator().manual_seed(5))
+    b = grid.labels(x, w, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(b.xi, theta[:, None] * a.xi)
+
+
+def test_realizable_oracle_clips_per_member_and_counts() -> None:
+    net, w_star, w, x, _ = _member_setup(3)
+    w_adv = w_star + torch.randn(3, 3, generator=torch.Generator().manual_seed(1), dtype=F64)
+    gap = net.output(x, w_adv) - net.output(x, w_star)
+    big = torch.full((3,), float(gap.abs().max()) + 1.0, dtype=F64)
+    loose = RealizableOracle(net, w_star, w_adv, theta=big, clip=True)
+    torch.testing.assert_close(loose.labels(x, w).y, net.output(x, w_adv))
+    assert int(loose.clipped.sum()) == 0
+    small = torch.tensor([0.01, 0.1, 0.0], dtype=F64)
+    tight = RealizableOracle(net, w_star, w_adv, theta=small, clip=True)
+    xi = tight.labels(x, w).xi
+    assert bool((xi.abs() <= small[:, None]).all())
+    assert tight.clipped.tolist() == (gap.abs() > small[:, None]).sum(dim=1).tolist()
+    with pytest.raises(ValueError, match="realizable attack needs"):
+        RealizableOracle(net, w_star, w_adv, theta=small).labels(x, w)
+
+
+def test_per_member_shapes_are_checked() -> None:
+    net, w_star, _, _, _ = _member_setup(3)
+    with pytest.raises(ValueError, match="one value per member"):
+        RandomOracle(net, w_star, theta=torch.ones(2))
+    with pytest.raises(ValueError, match="beta"):
+        RandomOracle(net, w_star, theta=1.0, beta=torch.tensor([0.5, 1.5, 0.0]))
+    with pytest.raises(ValueError, match="w_star"):
+        RandomOracle(net, w_star[:2], theta=1.0)

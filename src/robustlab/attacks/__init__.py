@@ -7,9 +7,16 @@
 - `universal_perturbation`: delta = eta sum_i y_i x_i (Vardi et al., paper 003), exact search.
 - `grid_search`: exhaustive top-k grid search (paper 004 section 4.1).
 - `robust_accuracy`, `minimal_perturbation`: curves and minimal-perturbation quantiles.
+- `beta_effective`, `beta_robust_error`: paper 004 Definition 3.1 on the normalized net.
 """
 
 from robustlab.attacks._common import ATTACK_LOSSES, Box, Budget
+from robustlab.attacks.effective import (
+    beta_effective,
+    beta_robust_error,
+    normalized_margins,
+    normalized_model,
+)
 from robustlab.attacks.gradient_step import gradient_step, minimal_gradient_step
 from robustlab.attacks.grid import grid_search, paper_grid_search
 from robustlab.attacks.iterative import (
@@ -50,6 +57,8 @@ __all__ = [
     "RobustnessCurve",
     "Schedule",
     "UniversalResult",
+    "beta_effective",
+    "beta_robust_error",
     "bim",
     "clean_margin",
     "constant_schedule",
@@ -59,6 +68,8 @@ __all__ = [
     "grid_search",
     "minimal_gradient_step",
     "minimal_perturbation",
+    "normalized_margins",
+    "normalized_model",
     "paper_grid_search",
     "pgd",
     "quantiles",

@@ -4,6 +4,12 @@ Attack losses are functions to *maximize* of the model outputs and the labels (p
 "ce" is the logistic / cross-entropy loss (an upper bound on the 0-1 loss), "reflected" is
 l_-(z) = -log(1 + e^z) (paper 004 Algorithm 1; for K > 2 the greedy multiclass version of
 section 4.3, the log-likelihood of the most likely wrong class), "margin" is minus the margin.
+
+Targeted attacks (labels = the target classes t) maximize the log-likelihood of t: the reflected
+loss of section 4.3 with the wrong class fixed to t instead of chosen greedily. For a target this
+is log softmax(f)_t = -CE(f, t), the usual targeted cross-entropy objective, so "ce" and
+"reflected" coincide; "margin" maximizes f_t - max_{j != t} f_j. One logit: the target t in
+{-1, +1} is the untargeted attack on the label -t with the reflected (or margin) loss.
 """
 
 from __future__ import annotations
@@ -59,11 +65,21 @@ def check_labels(y: Tensor, outputs: Tensor, n: int) -> Tensor:
     return labels
 
 
-def loss_and_margin(outputs: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tensor]:
-    """The attack loss (to maximize) and the margin (<= 0: misclassified), both (E, N).
+def _binary_target(y: Tensor, loss: str) -> tuple[Tensor, str]:
+    """A one-logit target t as the untargeted label -t and its loss (see the module docstring)."""
+    return -y, ("margin" if loss == "margin" else "reflected")
 
-    outputs (E, N) with y in {-1, +1} (N,), or (E, N, K) with y in 0..K-1 (N,).
+
+def loss_and_margin(
+    outputs: Tensor, y: Tensor, loss: str, targeted: bool = False
+) -> tuple[Tensor, Tensor]:
+    """The attack loss (to maximize) and the margin (<= 0: success), both (E, N).
+
+    outputs (E, N) with y in {-1, +1} (N,), or (E, N, K) with y in 0..K-1 (N,). `targeted`: y
+    holds the targets and the margin is max_{j != t} f_j - f_t (<= 0 once t is predicted).
     """
+    if targeted and outputs.ndim == 2:
+        y, loss = _binary_target(y, loss)
     if outputs.ndim == 2:
         z = y * outputs
         return get_margin_loss(loss)(z), z
@@ -72,6 +88,10 @@ def loss_and_margin(outputs: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tens
     picked = outputs.gather(-1, labels).squeeze(-1)
     other = outputs.gather(-1, wrong).squeeze(-1)
     margin = picked - other
+    if targeted:
+        if loss == "margin":
+            return margin, -margin
+        return picked - torch.logsumexp(outputs, dim=-1), -margin
     if loss == "margin":
         return -margin, margin
     log_norm = torch.logsumexp(outputs, dim=-1)
@@ -80,17 +100,27 @@ def loss_and_margin(outputs: Tensor, y: Tensor, loss: str) -> tuple[Tensor, Tens
     return other - log_norm, margin
 
 
-def loss_direction(outputs: Tensor, y: Tensor, loss: str) -> Tensor:
+def loss_direction(outputs: Tensor, y: Tensor, loss: str, targeted: bool = False) -> Tensor:
     """d loss / d outputs in closed form: (E, N) or (E, N, K).
 
     One logit: y * l'(y f) (`losses.margin_derivative`). K classes: softmax - onehot(y) for "ce";
     onehot(j*) - softmax for "reflected" (j* the most likely wrong class, held fixed, as in
-    paper 004 section 4.3); onehot(j*) - onehot(y) for "margin".
+    paper 004 section 4.3); onehot(j*) - onehot(y) for "margin". Targeted (y = t): onehot(t) -
+    softmax for "ce" and "reflected", onehot(t) - onehot(j*) for "margin" (j* = argmax_{j != t}).
     """
+    if targeted and outputs.ndim == 2:
+        y, loss = _binary_target(y, loss)
     if outputs.ndim == 2:
         name = "logistic" if loss == "ce" else loss
         return y * margin_derivative(name, y * outputs)
     labels = y.expand(outputs.shape[:-1]).unsqueeze(-1)
+    if targeted:
+        ones = torch.ones(labels.shape, dtype=outputs.dtype, device=outputs.device)
+        if loss == "margin":
+            wrong = most_likely_wrong_class(outputs, labels.squeeze(-1)).unsqueeze(-1)
+            direction = torch.zeros_like(outputs).scatter_add_(-1, labels, ones)
+            return direction.scatter_add_(-1, wrong, -ones)
+        return (-F.softmax(outputs, dim=-1)).scatter_add_(-1, labels, ones)
     if loss == "ce":
         return F.softmax(outputs, dim=-1).scatter_add_(
             -1, labels, torch.full_like(labels, -1.0, dtype=outputs.dtype)

@@ -9,7 +9,9 @@ Three kinds, chosen by `as_objective`:
   independent across samples: autograd of <direction, outputs>, one backward pass.
 
 Inputs are always laid out (E, N, *shape) here (E = 1 for a generic model). The model's
-parameters, gradients and train/eval mode are never touched.
+parameters and gradients are never touched. A module is evaluated in eval mode (dropout off,
+batch norm on its running statistics) and every submodule's mode is restored after each call;
+`train_mode=True` keeps the mode it is in.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from robustlab.models.generic import evaluation_mode, has_ensemble_axis
 from robustlab.models.two_layer import TwoLayerNet
 
 Model = nn.Module | Callable[[Tensor], Tensor]
@@ -122,23 +125,25 @@ class TwoLayerObjective(Objective):
 class EnsembleObjective(Objective):
     """An ensemble model: its `input_grad(x, direction)` if it has one, else autograd."""
 
-    def __init__(self, model: EnsembleModel) -> None:
+    def __init__(self, model: EnsembleModel, train_mode: bool = False) -> None:
         self.model = model
+        self.train_mode = train_mode
         self.ensemble = int(model.ensemble)
         self.has_ensemble_axis = True
         self.closed_form = callable(getattr(model, "input_grad", None))
 
     def outputs(self, x: Tensor) -> Tensor:
-        with torch.no_grad():
+        with torch.no_grad(), evaluation_mode(self.model, keep_mode=self.train_mode):
             return _as_logits(self.model(x), self.ensemble, x.shape[1])
 
     def outputs_and_grad(self, x: Tensor, direction: Direction) -> tuple[Tensor, Tensor]:
+        mode = evaluation_mode(self.model, keep_mode=self.train_mode)
         if self.closed_form:
-            with torch.no_grad():
+            with torch.no_grad(), mode:
                 out = _as_logits(self.model(x), self.ensemble, x.shape[1])
                 grad: Tensor = self.model.input_grad(x, direction(out))  # type: ignore[attr-defined]
             return out, grad
-        with torch.enable_grad():
+        with torch.enable_grad(), mode:
             leaf = x.detach().requires_grad_(True)
             out = _as_logits(self.model(leaf), self.ensemble, x.shape[1])
             (grad,) = torch.autograd.grad(out, leaf, grad_outputs=direction(out.detach()))
@@ -148,8 +153,9 @@ class EnsembleObjective(Objective):
 class CallableObjective(Objective):
     """Any callable on (N, *shape) with per-sample outputs; gradients by autograd."""
 
-    def __init__(self, model: Callable[[Tensor], Tensor]) -> None:
+    def __init__(self, model: Callable[[Tensor], Tensor], train_mode: bool = False) -> None:
         self.model = model
+        self.train_mode = train_mode
         self.ensemble = 1
         self.has_ensemble_axis = False
 
@@ -166,25 +172,28 @@ class CallableObjective(Objective):
         return _as_logits(out.reshape(E, N, *out.shape[1:]), E, N)
 
     def outputs(self, x: Tensor) -> Tensor:
-        with torch.no_grad():
+        with torch.no_grad(), evaluation_mode(self.model, keep_mode=self.train_mode):
             return self._call(x)
 
     def outputs_and_grad(self, x: Tensor, direction: Direction) -> tuple[Tensor, Tensor]:
-        with torch.enable_grad():
+        with torch.enable_grad(), evaluation_mode(self.model, keep_mode=self.train_mode):
             leaf = x.detach().requires_grad_(True)
             out = self._call(leaf)
             (grad,) = torch.autograd.grad(out, leaf, grad_outputs=direction(out.detach()))
         return out.detach(), grad
 
 
-def as_objective(model: Model) -> Objective:
-    """Wrap a model for the attacks (see the module docstring for the three kinds)."""
+def as_objective(model: Model, *, train_mode: bool = False) -> Objective:
+    """Wrap a model for the attacks (see the module docstring for the three kinds).
+
+    `train_mode=True` evaluates a module in the mode it is in instead of eval mode.
+    """
     if isinstance(model, TwoLayerNet):
         return TwoLayerObjective(model)
-    if isinstance(getattr(model, "ensemble", None), int):
-        return EnsembleObjective(model)  # type: ignore[arg-type]
+    if has_ensemble_axis(model):
+        return EnsembleObjective(model, train_mode)  # type: ignore[arg-type]
     if callable(model):
-        return CallableObjective(model)
+        return CallableObjective(model, train_mode)
     raise TypeError(f"model must be a torch.nn.Module or a callable, got {type(model).__name__}")
 
 

@@ -1,4 +1,4 @@
-"""Single gradient-step attacks on one-logit models: delta = eta * grad_x f(x).
+"""Single gradient-step attacks: delta = eta * grad_x f(x) (K-logit: along the top-2 margin).
 
 Paper 003 (Bubeck et al. 2021, eq. (5)): for a random two-layer net one step with
 sign(eta) = -sign(f(x)) flips the sign of f. Paper 002 (section 5.1, Figs. 2, 3, 7): for each
@@ -8,6 +8,8 @@ test point, the smallest such step, its size |eta| ||grad f(x)|| and the gradien
 piecewise linear, so the breakpoints of all neurons are sorted and the first zero crossing is
 solved in closed form, batched over samples and ensemble members. Other models (smooth
 activations, any callable) use a scan of the ray followed by bisection to a stated tolerance.
+K-logit models: the smallest step that changes the argmax (`multiclass_step`), exact for
+piecewise-linear K-output `TwoLayerNet`s, bracketing otherwise.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import math
 import torch
 from torch import Tensor
 
+from robustlab.attacks import multiclass_step as multiclass
 from robustlab.attacks._model import Model, Objective, as_objective, model_inputs
 from robustlab.attacks._ray import bisect, first_sign_change, ray_profile, scan_first
 from robustlab.attacks.result import GradientStepResult
@@ -59,15 +62,19 @@ def _finish(
     grad: Tensor,
     eta: Tensor,
     f_adv: Tensor | None = None,
+    along: Tensor | None = None,
 ) -> GradientStepResult:
+    """Assemble the result; `along` is the step direction when it is not `grad` itself."""
+    along = grad if along is None else along
     sample_dims = grad.ndim - 2
     finite = torch.isfinite(eta)
     step = torch.where(finite, eta, 0.0)
-    delta = grad * _lift(step, sample_dims)
+    delta = along * _lift(step, sample_dims)
     if f_adv is None:
         f_adv = objective.outputs(xe + delta)
     grad_norm = grad.flatten(2).norm(dim=-1)
-    delta_norm = torch.where(finite, step.abs() * grad_norm, torch.inf)
+    along_norm = along.flatten(2).norm(dim=-1)
+    delta_norm = torch.where(finite, step.abs() * along_norm, torch.inf)
     flipped = finite & (f * f_adv < 0)
 
     def out(t: Tensor) -> Tensor:
@@ -84,23 +91,29 @@ def _finish(
     )
 
 
-def gradient_step(model: Model, x: Tensor, eta: float | Tensor) -> GradientStepResult:
+def gradient_step(
+    model: Model, x: Tensor, eta: float | Tensor, *, train_mode: bool = False
+) -> GradientStepResult:
     """One step delta = eta * grad_x f(x) per sample (paper 003 eq. (5); paper 002 Thm 3.1).
 
     x: (n, *shape), or (E, n, d) for an ensemble; eta: a scalar, (n,) or (E, n), used as given
     (the papers take sign(eta) = -sign(f(x))). Returns a `GradientStepResult`; `flipped` marks
-    strictly opposite signs of f(x) and f(x + delta).
+    strictly opposite signs of f(x) and f(x + delta). A module runs in eval mode (restored
+    afterwards) unless `train_mode`.
     Raises ValueError for a model with more than one output or a badly shaped eta.
     """
-    objective = as_objective(model)
+    objective = as_objective(model, train_mode=train_mode)
     xe = model_inputs(objective, x)
     f, grad = _grad_f(objective, xe)
     E, n = f.shape
     return _finish(objective, xe, f, grad, _per_sample(eta, E, n, f, "eta"))
 
 
-def _exact_taus(net: TwoLayerNet, xe: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """f(x), grad f(x) and the exact first crossing tau along x - sign(f) tau grad f(x).
+def _exact_taus(
+    net: TwoLayerNet, xe: Tensor, along: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """f(x), grad f(x) and the exact first crossing tau along x - sign(f) tau v, v = grad f(x)
+    or `along` (E, n, d).
 
     For a (leaky-)ReLU net, in blocks of samples. Also returns sum_s |scale a_s sigma(p_s)|, the
     size of the terms summed into f(x), which sets the rounding noise of f.
@@ -120,7 +133,8 @@ def _exact_taus(net: TwoLayerNet, xe: Tensor) -> tuple[Tensor, Tensor, Tensor, T
             f = terms.sum(dim=-1)
             grad = torch.matmul(weight * net.activation.derivative(p), W)
             sign = f.sign()
-            q = torch.matmul(-sign.unsqueeze(-1) * grad, Wt)
+            v = grad if along is None else along[:, start : start + chunk]
+            q = torch.matmul(-sign.unsqueeze(-1) * v, Wt)
             profile = ray_profile(p, q, weight, alpha)
             fs.append(f)
             grads.append(grad)
@@ -136,13 +150,13 @@ def _scan_taus(
     objective: Objective,
     xe: Tensor,
     f: Tensor,
-    grad: Tensor,
+    along: Tensor,
     bound: Tensor,
     *,
     scan_points: int,
     rtol: float,
 ) -> Tensor:
-    """First sign flip along x - sign(f) tau grad f(x) on (0, bound]: scan, then bisection.
+    """First sign flip along x - sign(f) tau v (v = `along`) on (0, bound]: scan, bisection.
 
     The ray is evaluated at `scan_points` equally spaced steps; in the first interval whose end
     flips the sign, bisection runs until (hi - lo) <= rtol * hi and returns hi (a flipping step).
@@ -152,7 +166,7 @@ def _scan_taus(
     shape = tuple(xe.shape[2:])
     sample_dims = len(shape)
     sign = f.sign()
-    ray = -_lift(sign, sample_dims) * grad
+    ray = -_lift(sign, sample_dims) * along
     per_point = max(1, math.prod(shape) * xe.element_size() * E * n)
     block = max(1, min(scan_points, _SCAN_BYTES // per_point))
 
@@ -179,35 +193,50 @@ def minimal_gradient_step(
     max_eta: float | Tensor | None = None,
     rtol: float = 1e-7,
     scan_points: int = 256,
+    direction: Tensor | None = None,
+    train_mode: bool = False,
 ) -> GradientStepResult:
-    """Smallest |eta| with sign(eta) = -sign f(x) such that f(x + eta grad f(x)) flips sign.
+    """Smallest step along the gradient (or `direction`) that changes the prediction.
 
-    Paper 002 section 5.1 (Figs. 2, 3, 7) and paper 003 (Bubeck et al., eq. (5)), per sample
-    and ensemble member. x: (n, *shape), or (E, n, d) for an ensemble; one-logit models only.
-    Exact for ReLU / leaky-ReLU / identity `TwoLayerNet`s (first zero crossing of the piecewise-
-    linear profile, no bound needed: the ray is analysed to infinity; the root is then pushed
-    past zero by a few machine epsilons, relative, until the model evaluates to the opposite
-    sign in its own precision beyond rounding noise). Otherwise a scan of
-    `scan_points` steps on (0, bound] and bisection to relative width `rtol`; the bound is
-    `max_eta` or, when None, 100 |f(x)| / ||grad f(x)||^2 (100 times the linearized step).
-    Where no flip exists within the bound (or f(x) = 0 or grad f(x) = 0): eta = inf (with the
-    sign of the attempted direction), flipped = False. `max_eta`: scalar, (n,) or (E, n).
-    Raises ValueError for a model with more than one output or bad arguments.
+    One logit: smallest |eta| with sign(eta) = -sign f(x) such that f(x + eta v) flips sign,
+    v = grad f(x) (paper 002 section 5.1, Figs. 2, 3, 7; paper 003, Bubeck et al., eq. (5)).
+    K logits: smallest tau > 0 such that argmax f(x - tau v) is no longer the predicted class
+    c, v = grad (f_c - f_j) the gradient of the top-2 margin (j the runner-up); eta = -tau,
+    `f_clean` is the top-2 margin f_c - f_j at x and `f_adv` is f_c - max_{k != c} f_k at
+    x + delta (negative where the argmax changed). Per sample and ensemble member. x: (n,
+    *shape), or (E, n, d) for an ensemble; `direction` (same shape as the layout of x, or
+    (n, *shape)) replaces v. Exact for ReLU / leaky-ReLU / identity `TwoLayerNet`s (every logit
+    is piecewise linear along the ray with the neurons' shared breakpoints: the first crossing
+    is solved in closed form, no bound needed; the root is then pushed past it by a few machine
+    epsilons, relative, until the model's own evaluation shows the change beyond rounding
+    noise). Otherwise a scan of `scan_points` steps on (0, bound] and bisection to relative
+    width `rtol`; the bound is `max_eta` or, when None, 100 times the linearized step
+    |g(x)| / |<grad g(x), v>| (g = f or the top-2 margin). Where no change exists within the
+    bound (or f(x) = 0, a tie, or v = 0): eta = inf (with the sign of the attempted direction),
+    flipped = False. `max_eta`: scalar, (n,) or (E, n). A module runs in eval mode (restored
+    afterwards) unless `train_mode`.
+    Raises ValueError for bad arguments.
     """
     if not 0 < rtol < 1:
         raise ValueError(f"rtol must lie in (0, 1), got {rtol}")
     if scan_points < 1:
         raise ValueError(f"scan_points must be >= 1, got {scan_points}")
-    objective = as_objective(model)
+    objective = as_objective(model, train_mode=train_mode)
     xe = model_inputs(objective, x)
+    along = None if direction is None else _direction_layout(direction, xe)
+    if _is_multiclass(model, objective, xe):
+        return _minimal_multiclass(
+            model, objective, xe, along, max_eta, rtol=rtol, scan_points=scan_points
+        )
     exact = (
         isinstance(model, TwoLayerNet) and model.outputs == 1 and model.activation.piecewise_linear
     )
     if exact:
         assert isinstance(model, TwoLayerNet)
-        f, grad, tau, size = _exact_taus(model, xe)
+        f, grad, tau, size = _exact_taus(model, xe, along)
     else:
         f, grad = _grad_f(objective, xe)
+    v = grad if along is None else along
     E, n = f.shape
     bound = None if max_eta is None else _per_sample(max_eta, E, n, f, "max_eta")
     if bound is not None and bool((bound < 0).any()):
@@ -218,16 +247,105 @@ def minimal_gradient_step(
         if bound is not None:
             tau = torch.where(tau <= bound.to(torch.float64), tau, torch.inf)
         tau = torch.where(sign == 0, torch.inf, tau)
-        tau, f_adv = _nudge(objective, xe, f, grad, tau, size)
+        tau, f_adv = _nudge(objective, xe, f, v, tau, size)
     else:
-        grad_sq = grad.flatten(2).pow(2).sum(dim=-1)
         if bound is None:
-            bound = torch.where(grad_sq > 0, 100.0 * f.abs() / grad_sq, 0.0)
-        tau = _scan_taus(objective, xe, f, grad, bound, scan_points=scan_points, rtol=rtol)
+            bound = _linearized_bound(f.abs(), _inner(grad, v))
+        tau = _scan_taus(objective, xe, f, v, bound, scan_points=scan_points, rtol=rtol)
     eta = (-sign.to(torch.float64) * tau).to(f.dtype)
     eta = torch.where(sign == 0, torch.inf, eta)
     logger.debug("minimal_gradient_step: %d of %d flipped", int(torch.isfinite(eta).sum()), E * n)
-    return _finish(objective, xe, f, grad, eta, f_adv)
+    return _finish(objective, xe, f, grad, eta, f_adv, along)
+
+
+def _inner(a: Tensor, b: Tensor) -> Tensor:
+    """Per-sample inner product of (E, n, *shape) tensors: (E, n)."""
+    return (a * b).flatten(2).sum(dim=-1)
+
+
+def _linearized_bound(value: Tensor, rate: Tensor) -> Tensor:
+    """100 times the linearized step value / rate where the ray descends (rate > 0), else 0."""
+    return torch.where(rate > 0, 100.0 * value / rate.clamp_min(torch.finfo(rate.dtype).tiny), 0.0)
+
+
+def _direction_layout(direction: Tensor, xe: Tensor) -> Tensor:
+    """`direction` laid out like the inputs (E, n, *shape); raise on a shape mismatch."""
+    if direction.shape == xe.shape:
+        return direction.detach().to(xe.dtype)
+    if direction.shape == xe.shape[1:]:
+        return direction.detach().to(xe.dtype).unsqueeze(0).expand(xe.shape)
+    raise ValueError(
+        f"direction must be shaped like x, {tuple(xe.shape[1:])} or {tuple(xe.shape)}; "
+        f"got {tuple(direction.shape)}"
+    )
+
+
+def _is_multiclass(model: Model, objective: Objective, xe: Tensor) -> bool:
+    """Whether the model has K > 1 outputs (probed on one sample unless it is a TwoLayerNet)."""
+    if isinstance(model, TwoLayerNet):
+        return model.outputs > 1
+    if xe.shape[1] == 0:
+        return False
+    return objective.outputs(xe[:, :1]).ndim == 3
+
+
+def _minimal_multiclass(
+    model: Model,
+    objective: Objective,
+    xe: Tensor,
+    along: Tensor | None,
+    max_eta: float | Tensor | None,
+    *,
+    rtol: float,
+    scan_points: int,
+) -> GradientStepResult:
+    """`minimal_gradient_step` for K logits (see its docstring and `multiclass_step`)."""
+    out, c, grad = multiclass.margin_gradient(objective, xe)
+    _, _, margin = multiclass.top_two(out)
+    v = grad if along is None else along
+    E, n = c.shape
+    ray = -v
+    tie = margin <= 0
+    exact = isinstance(model, TwoLayerNet) and model.activation.piecewise_linear
+    if exact:
+        assert isinstance(model, TwoLayerNet)
+        tau = multiclass.exact_taus(model, xe, ray, c)
+        if max_eta is not None:
+            bound = _per_sample(max_eta, E, n, margin, "max_eta")
+            if bool((bound < 0).any()):
+                raise ValueError(f"max_eta must be >= 0, got min {float(bound.min())}")
+            tau = torch.where(tau <= bound.to(torch.float64), tau, torch.inf)
+        tau = torch.where(tie, torch.inf, tau)
+        tau = multiclass.nudge(objective, xe, ray, c, tau)
+    else:
+        if max_eta is None:
+            bound = _linearized_bound(margin, _inner(grad, v))
+        else:
+            bound = _per_sample(max_eta, E, n, margin, "max_eta")
+            if bool((bound < 0).any()):
+                raise ValueError(f"max_eta must be >= 0, got min {float(bound.min())}")
+        bound = torch.where(tie, 0.0, bound)
+        tau = multiclass.scan_taus(objective, xe, ray, c, bound, scan_points=scan_points, rtol=rtol)
+    eta = (-tau).to(margin.dtype)
+    finite = torch.isfinite(eta)
+    step = torch.where(finite, eta, 0.0)
+    delta = v * _lift(step, v.ndim - 2)
+    f_adv = multiclass.argmax_margin(objective.outputs(xe + delta), c)
+    along_norm = v.flatten(2).norm(dim=-1)
+
+    def strip(t: Tensor) -> Tensor:
+        return t if objective.has_ensemble_axis else t[0]
+
+    logger.debug("minimal_gradient_step (K logits): %d of %d changed", int(finite.sum()), E * n)
+    return GradientStepResult(
+        eta=strip(eta),
+        delta=strip(delta),
+        delta_norm=strip(torch.where(finite, step.abs() * along_norm, torch.inf)),
+        grad_norm=strip(grad.flatten(2).norm(dim=-1)),
+        f_clean=strip(margin),
+        f_adv=strip(f_adv),
+        flipped=strip(finite & (f_adv < 0)),
+    )
 
 
 def _nudge(

@@ -17,7 +17,11 @@ for the inner loop of adversarial training.
 Models: `TwoLayerNet` (closed-form gradients, two matrix products per step), other ensemble
 models of robustlab (their `input_grad`), or any callable / `torch.nn.Module` through autograd,
 inputs of any shape (n, *shape), outputs (n,), (n, 1) (labels in {-1, +1}) or (n, K) (labels
-0..K-1).
+0..K-1). A module is attacked in eval mode and its mode restored (`train_mode=True` keeps it).
+
+Targeted attacks (`target=` classes t) succeed where t is predicted; their loss is the targeted
+reflected loss of paper 004 section 4.3 (`_common`). `step="raw"` takes Algorithm 1's
+unnormalized steps delta += step_size * grad instead of normalized ones.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ Schedule = Callable[[int, int], float]
 """Step-size multiplier: schedule(step, steps) -> factor for step 0..steps-1."""
 
 NormArg = str | L2 | Linf
+STEPS = ("normalized", "raw")
 
 _COMPACT_BELOW = 0.8  # drop fooled points once at most this fraction of the batch is left
 
@@ -157,10 +162,17 @@ def _run(
     schedule: Schedule | None,
     early_stop: bool,
     generator: torch.Generator | None,
+    target: Tensor | None = None,
+    step: str = "normalized",
 ) -> AttackResult:
     """The shared loop of FGSM, BIM and PGD (paper 004 Algorithm 1, batched)."""
     norm_obj = _norm_object(norm)
     check_loss(loss)
+    if step not in STEPS:
+        raise ValueError(f"unknown step {step!r}; allowed: {', '.join(STEPS)}")
+    raw = step == "raw"
+    if raw and step_size is None:
+        raise ValueError("step='raw' takes unnormalized gradient steps: pass step_size")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if restarts < 1:
@@ -184,7 +196,10 @@ def _run(
 
     clean = objective.outputs(xe)
     labels = check_labels(y, clean, n)
-    clean_loss, clean_margin = loss_and_margin(clean, labels, loss)
+    targeted = target is not None
+    if target is not None:
+        labels = check_labels(target, clean, n)
+    clean_loss, clean_margin = loss_and_margin(clean, labels, loss, targeted)
 
     y_full = labels.repeat(B)
     x_full = xe.unsqueeze(1).expand(E, B, n, *shape).reshape(E, N, *shape)
@@ -229,24 +244,23 @@ def _run(
             x_adv = batch.x + noise.to(xe.device)
             if bounds is not None:
                 x_adv = torch.clamp(x_adv, bounds[0], bounds[1])
-        for step in range(steps + 1):
+        for iteration in range(steps + 1):
             current = batch
 
             def direction(out: Tensor, current: _Batch = current) -> Tensor:
-                return loss_direction(out, current.y, loss)
+                return loss_direction(out, current.y, loss, targeted)
 
-            if step < steps:
+            if iteration < steps:
                 out, grad = objective.outputs_and_grad(x_adv, direction)
             else:
                 out = objective.outputs(x_adv)
-            step_loss, step_margin = loss_and_margin(out, batch.y, loss)
+            step_loss, step_margin = loss_and_margin(out, batch.y, loss, targeted)
             _update_best(batch.best, x_adv, step_loss, step_margin)
-            if step == steps:
+            if iteration == steps:
                 break
-            factor = schedule(step, steps)
-            x_adv = torch.addcmul(
-                x_adv, lift(batch.alpha * factor), norm_obj.normalize(grad, sample_dims)
-            )
+            factor = schedule(iteration, steps)
+            ascent = grad if raw else norm_obj.normalize(grad, sample_dims)
+            x_adv = torch.addcmul(x_adv, lift(batch.alpha * factor), ascent)
             if limits is not None:
                 # The linf ball intersected with the box is a coordinatewise interval: one clamp
                 # is the exact projection onto both.
@@ -305,6 +319,9 @@ def pgd(
     schedule: Schedule | None = None,
     early_stop: bool = False,
     generator: torch.Generator | None = None,
+    target: Tensor | None = None,
+    step: str = "normalized",
+    train_mode: bool = False,
 ) -> AttackResult:
     """Projected gradient ascent on the attack loss in an l2 or linf ball (Madry et al. 2018).
 
@@ -315,11 +332,14 @@ def pgd(
     Step size: `step_size` if given, else step_ratio * eps / steps, times `schedule(step,
     steps)`. Random start uniform in the ball (from `generator`, default seeded with 0);
     `restarts` re-attack the points not yet fooled. `box` = (low, high) clips every iterate.
-    Returns an `AttackResult` with (B, E, n) fields ((B, n) for a generic model).
+    `target` (n,): targeted attack, success where the target class is predicted (module
+    docstring). `step="raw"`: paper 004 Algorithm 1's unnormalized steps delta += step_size *
+    grad (needs `step_size`). A module runs in eval mode, restored afterwards, unless
+    `train_mode`. Returns an `AttackResult` with (B, E, n) fields ((B, n) for a generic model).
     Raises ValueError for bad budgets, labels, shapes, loss or norm names, or x outside the box.
     """
     return _run(
-        as_objective(model),
+        as_objective(model, train_mode=train_mode),
         x,
         y,
         eps,
@@ -334,6 +354,8 @@ def pgd(
         schedule=schedule,
         early_stop=early_stop,
         generator=generator,
+        target=target,
+        step=step,
     )
 
 
@@ -351,13 +373,15 @@ def bim(
     box: Box | None = None,
     schedule: Schedule | None = None,
     early_stop: bool = False,
+    target: Tensor | None = None,
+    train_mode: bool = False,
 ) -> AttackResult:
     """Basic iterative method (Kurakin et al. 2017): PGD from x itself, no random start.
 
     Paper 004 section 4.2 (BIM and R-BIM with loss="reflected"). Arguments and result as `pgd`.
     """
     return _run(
-        as_objective(model),
+        as_objective(model, train_mode=train_mode),
         x,
         y,
         eps,
@@ -372,6 +396,7 @@ def bim(
         schedule=schedule,
         early_stop=early_stop,
         generator=None,
+        target=target,
     )
 
 
@@ -384,6 +409,8 @@ def fgsm(
     norm: NormArg = "linf",
     loss: str = "ce",
     box: Box | None = None,
+    target: Tensor | None = None,
+    train_mode: bool = False,
 ) -> AttackResult:
     """Fast gradient (sign) method (Goodfellow et al. 2015): one step of size eps.
 
@@ -392,7 +419,7 @@ def fgsm(
     returned). Arguments and result as `pgd`.
     """
     return _run(
-        as_objective(model),
+        as_objective(model, train_mode=train_mode),
         x,
         y,
         eps,
@@ -407,4 +434,5 @@ def fgsm(
         schedule=None,
         early_stop=False,
         generator=None,
+        target=target,
     )

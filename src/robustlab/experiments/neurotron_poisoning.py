@@ -45,7 +45,7 @@ from robustlab.learners.neurotron import (
 )
 from robustlab.models.single_filter import SensingFamily, SingleFilterNet, perturbed_mean_sensing
 from robustlab.plotting import new_figure, plot_measured, plot_theory
-from robustlab.poisoning.oracles import OracleLabels
+from robustlab.poisoning.oracles import AdversarialOracle, RandomOracle, RealizableOracle
 from robustlab.theory.fitting import (
     Verdict,
     check_lower_bound,
@@ -347,121 +347,33 @@ def realizable_envelope(
     return largest
 
 
-class MemberOracle:
-    """Label oracles of paper 000 with one (theta, beta) per ensemble member, (E,) each.
+def make_oracle(
+    kind: OracleName,
+    model: SingleFilterNet,
+    w_star: Tensor,
+    *,
+    theta: Tensor,
+    beta: Tensor,
+    noise: NoiseShape,
+    M: Tensor,
+    w_adv: Tensor | None,
+) -> RandomOracle | AdversarialOracle | RealizableOracle:
+    """The library's per-member oracle of one cell: theta_e and beta_e per member, (E,) each.
 
-    The library's RandomOracle (kind alternating / sign / uniform), AdversarialOracle and
-    RealizableOracle take one scalar theta and beta; this applies the same rules with
-    per-member theta_e and beta_e so that a whole theta (or beta) grid runs as one ensemble:
-    xi_e = mask_e * theta_e * pattern, mask_e ~ Bernoulli(beta_e) (drawn as the library does:
-    uniform draws < beta, then the pattern's own draws). kind "realizable": xi = f_{w_adv}(x) -
-    f_{w*}(x) on every sample, clipped to [-theta_e, theta_e] (the clipped labels are counted).
-    Keeps per-member counts of attacked and clipped labels and the largest |xi|.
-    Raises ValueError for shapes that disagree or theta < 0, beta outside [0, 1].
+    "none": no noise (theta = beta = 0); "realizable": the labels of w_adv on every sample,
+    clipped to [-theta_e, theta_e] (the clipped labels are counted).
     """
-
-    def __init__(
-        self,
-        model: SingleFilterNet,
-        w_star: Tensor,
-        *,
-        kind: OracleName,
-        theta: Tensor,
-        beta: Tensor,
-        noise: NoiseShape = "alternating",
-        M: Tensor | None = None,
-        w_adv: Tensor | None = None,
-    ) -> None:
-        E = model.ensemble
-        for name, t in (("w_star", w_star), ("w_adv", w_adv)):
-            if t is not None and t.shape != (E, model.filter_size):
-                raise ValueError(f"{name} must be (E, r) = {(E, model.filter_size)}, got {t.shape}")
-        if theta.shape != (E,) or beta.shape != (E,):
-            raise ValueError(
-                f"theta and beta must be (E,) = ({E},), "
-                f"got {tuple(theta.shape)} and {tuple(beta.shape)}"
-            )
-        if bool((theta < 0).any()) or bool(((beta < 0) | (beta > 1)).any()):
-            raise ValueError("need theta >= 0 and beta in [0, 1] for every member")
-        if kind == "adversarial" and M is None:
-            raise ValueError("the adversarial oracle needs M")
-        if kind == "realizable" and w_adv is None:
-            raise ValueError("the realizable oracle needs w_adv")
-        self.kind = kind
-        self.noise = noise
-        self._model = model
-        self._w_star = w_star.detach().clone()
-        self._theta = theta.detach().clone()
-        self._beta = beta.detach().clone()
-        self._M = None if M is None else M.detach().clone()
-        self.w_adv = None if w_adv is None else w_adv.detach().clone()
-        device = w_star.device
-        self.labels_seen = 0
-        self.attacked = torch.zeros(E, dtype=torch.int64, device=device)
-        self.clipped = torch.zeros(E, dtype=torch.int64, device=device)
-        self.max_noise = torch.zeros(E, dtype=w_star.dtype, device=device)
-
-    @property
-    def theta(self) -> float:
-        return float(self._theta.max())
-
-    @property
-    def w_star(self) -> Tensor:
-        return self._w_star
-
-    @property
-    def max_noise_used(self) -> float:
-        return float(self.max_noise.max())
-
-    def _uniform(
-        self, shape: tuple[int, int], generator: torch.Generator | None, x: Tensor
-    ) -> Tensor:
-        draw = torch.rand(shape, generator=generator, dtype=x.dtype)
-        return draw.to(x.device)
-
-    def labels(
-        self, x: Tensor, w_current: Tensor, generator: torch.Generator | None = None
-    ) -> OracleLabels:
-        """y = f_{w*}(x) + xi, xi (E, N) with |xi_e| <= theta_e."""
-        E, N = self._model.ensemble, int(x.shape[-2])
-        theta = self._theta.to(x.dtype).unsqueeze(1)
-        with torch.no_grad():
-            clean = self._model.output(x, self._w_star.to(x.dtype))
-            if self.kind == "realizable":
-                assert self.w_adv is not None
-                gap = self._model.output(x, self.w_adv.to(x.dtype)) - clean
-                xi = torch.maximum(torch.minimum(gap, theta), -theta)
-                self.clipped += (gap.abs() > theta).sum(dim=1)
-                mask = torch.ones_like(xi)
-            elif self.kind == "none":
-                xi = torch.zeros(E, N, dtype=x.dtype, device=x.device)
-                mask = xi
-            else:
-                mask = (self._uniform((E, N), generator, x) < self._beta.to(x.dtype)[:, None]).to(
-                    x.dtype
-                )
-                xi = mask * theta * self._pattern(x, w_current, generator)
-        self.labels_seen += N
-        self.attacked += (mask > 0).sum(dim=1)
-        self.max_noise = torch.maximum(self.max_noise, xi.abs().amax(dim=1).to(self.max_noise))
-        return OracleLabels(y=clean + xi, xi=xi)
-
-    def _pattern(self, x: Tensor, w_current: Tensor, generator: torch.Generator | None) -> Tensor:
-        """The unit noise before scaling by theta: +-1 or U[-1, 1], (E, N)."""
-        E, N = self._model.ensemble, int(x.shape[-2])
-        if self.kind == "adversarial":
-            assert self._M is not None
-            offset = w_current.detach().to(x.dtype) - self._w_star.to(x.dtype)
-            direction = torch.matmul(offset, self._M.to(x.dtype))
-            push = torch.matmul(x, direction.unsqueeze(-1)).squeeze(-1)
-            return torch.where(push >= 0, 1.0, -1.0).to(x.dtype)
-        if self.noise == "alternating":
-            position = torch.arange(N, device=x.device)
-            return ((position % 2) * 2 - 1).to(x.dtype).expand(E, N)
-        if self.noise == "sign":
-            signs = torch.randint(0, 2, (E, N), generator=generator) * 2 - 1
-            return signs.to(dtype=x.dtype, device=x.device)
-        return 2 * self._uniform((E, N), generator, x) - 1
+    if kind == "none":
+        return RandomOracle(
+            model, w_star, theta=torch.zeros_like(theta), beta=torch.zeros_like(beta)
+        )
+    if kind == "random":
+        return RandomOracle(model, w_star, theta=theta, beta=beta, kind=noise)
+    if kind == "adversarial":
+        return AdversarialOracle(model, w_star, theta=theta, M=M, beta=beta)
+    if w_adv is None:
+        raise ValueError("the realizable oracle needs w_adv")
+    return RealizableOracle(model, w_star, w_adv, theta=theta, clip=True)
 
 
 # --------------------------------------------------------------------------- run_cell
@@ -525,12 +437,12 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
         alpha=float(cell["alpha"]),
     ).to(device)
     M = family.mean.to(dtype=dtype, device=device)
-    oracle = MemberOracle(
+    oracle = make_oracle(
+        cell["oracle"],
         model,
         w_star.to(dtype=dtype, device=device),
-        kind=cell["oracle"],
-        theta=theta.to(dtype=dtype, device=device),
-        beta=beta.to(dtype=dtype, device=device),
+        theta=theta.to(dtype=dtype),
+        beta=beta.to(dtype=dtype),
         noise=cell["noise"],
         M=M,
         w_adv=None if w_adv is None else w_adv.to(dtype=dtype, device=device),

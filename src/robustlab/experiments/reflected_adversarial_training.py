@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, cast, get_args
 
@@ -47,7 +46,6 @@ from torch import Tensor, nn
 from robustlab.attacks import AttackResult, bim, fgsm, pgd, step_decay
 from robustlab.data import mnist_binary, random_subset
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
-from robustlab.geometry import L2, Linf
 from robustlab.learners import adversarial_training, from_attack
 from robustlab.models import TwoLayerNet
 from robustlab.plotting import new_figure
@@ -89,22 +87,6 @@ THIRD_DECIMAL = 1e-3
 #: collapse to a constant output, logistic loss log 2); such runs are counted and reported,
 #: and left out of the table means and of the comparisons between training methods.
 FAILED_TRAIN_ERROR = 0.05
-
-
-@dataclass(frozen=True)
-class GradientL2(L2):
-    """The l2 ball with unnormalized steps delta += eta grad (paper 004 Algorithm 1)."""
-
-    def normalize(self, grad: Tensor, sample_dims: int = 1) -> Tensor:
-        return grad
-
-
-@dataclass(frozen=True)
-class GradientLinf(Linf):
-    """The linf ball with unnormalized steps delta += eta grad (Algorithm 1 in linf)."""
-
-    def normalize(self, grad: Tensor, sample_dims: int = 1) -> Tensor:
-        return grad
 
 
 class Config(ExperimentConfig):
@@ -225,7 +207,8 @@ def make_attack(
     return partial(
         pgd,
         eps=nu_linf if linf else nu_l2,
-        norm=GradientLinf() if linf else GradientL2(),
+        norm="linf" if linf else "l2",
+        step="raw",
         steps=steps,
         step_size=step_size,
         schedule=schedule,

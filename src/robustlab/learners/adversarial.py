@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from robustlab.learners.sgd import ModelT, Perturbation, train_loop
 from robustlab.learners.trace import TrainingTrace
+from robustlab.models.generic import has_ensemble_axis
 
 
 def adversarial_training(
@@ -44,10 +45,12 @@ def adversarial_training(
 ) -> tuple[ModelT, TrainingTrace]:
     """Train on attacked inputs; returns (trained model, trace).
 
-    X: (n, d); y: (n,) floats in {-1, +1} (one logit) or int64 classes (K logits, cross-entropy).
-    `attack(model, x, y)` gets the current model and a minibatch (`attack_every="batch"`, paper
-    004 Algorithm 2) or the whole training set once per epoch (`"epoch"`, paper 002 Algorithm 1)
-    and returns perturbed inputs (n, d) or (E, n, d) (one attack per ensemble member); the
+    X: (n, d) for robustlab's ensemble models, (n, *shape) for any other module; y: (n,) in
+    {-1, +1} (one logit) or 0..K-1 (K logits, cross-entropy): the loss follows the output shape,
+    as in `sgd`. `attack(model, x, y)` gets the current model and a minibatch (`attack_every=
+    "batch"`, paper 004 Algorithm 2) or the whole training set once per epoch (`"epoch"`, paper
+    002 Algorithm 1) and returns perturbed inputs shaped like x, or (E, n, d) for an ensemble
+    (one attack per member; robustlab's attacks run the module in eval mode); the
     first-layer step is then taken on them exactly as in `sgd` (closed form for `TwoLayerNet` and
     `LinearModel`, autograd otherwise). `lr_decay=(factor, every)` multiplies the learning rate by
     `factor` every `every` epochs (paper 004 section 4.2: lr=1, (0.2, 5), batch 64, 20 epochs).
@@ -92,8 +95,10 @@ def from_attack(attack: Callable[..., Any]) -> Perturbation:
     """Adapt an attack returning a tensor or a result with `x_adv` to (model, x, y) -> x_adv.
 
     Use with functools.partial to fix the budget: `from_attack(partial(pgd, eps=0.1, ...))`.
-    A leading budgets axis of size 1 (robustlab.attacks' (B, E, n, d)) is dropped. Raises
-    TypeError at call time if the attack returns neither, ValueError for several budgets.
+    The leading budgets axis of robustlab.attacks' results ((B, E, n, d) for an ensemble model,
+    (B, n, *shape) for any other module) is dropped when B = 1; it is told apart from the
+    ensemble axis by the model, not by the number of dimensions. Raises TypeError at call time
+    if the attack returns neither, ValueError for several budgets or a shape unlike x's.
     """
 
     def perturbation(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
@@ -104,13 +109,21 @@ def from_attack(attack: Callable[..., Any]) -> Perturbation:
                 f"the attack must return a Tensor or a result with an x_adv Tensor, "
                 f"got {type(result).__name__}"
             )
-        # robustlab.attacks results lead with a budgets axis (B, [E,] n, d); one budget here.
-        while x_adv.ndim > 3 and x_adv.shape[0] == 1:
-            x_adv = x_adv[0]
-        if x_adv.ndim > 3:
+        if x_adv.ndim < x.ndim or x_adv.shape[x_adv.ndim - x.ndim :] != x.shape:
             raise ValueError(
-                f"the attack returned x_adv shaped {tuple(x_adv.shape)}: train with one budget"
+                f"the attack returned x_adv shaped {tuple(x_adv.shape)} for x {tuple(x.shape)}"
             )
+        # Leading axes beyond x's: a budgets axis B, then an ensemble axis E if the model has one.
+        member_axes = 1 if has_ensemble_axis(model) and x.ndim == 2 else 0
+        if x_adv.ndim - x.ndim > member_axes:
+            if x_adv.shape[0] != 1:
+                raise ValueError(
+                    f"the attack returned {x_adv.shape[0]} budgets (x_adv shaped "
+                    f"{tuple(x_adv.shape)}): train with one budget"
+                )
+            x_adv = x_adv[0]
+        if x_adv.ndim - x.ndim > member_axes:
+            raise ValueError(f"unexpected leading axes in x_adv {tuple(x_adv.shape)}")
         return x_adv
 
     return perturbation

@@ -24,13 +24,13 @@ from robustlab.learners.trace import (
     EVAL_CHUNK,
     TrainingTrace,
     broadcast_labels,
-    check_labels,
     check_loss,
     ensemble_logits,
     evaluate,
-    is_binary,
     per_sample_loss,
+    sample_axis,
 )
+from robustlab.models.generic import as_labels, evaluation_mode, has_ensemble_axis, one_logit
 from robustlab.models.linear import LinearModel
 from robustlab.models.two_layer import TwoLayerNet
 
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=nn.Module)
 LazyMode = Literal["stop", "project"]
 Perturbation = Callable[[nn.Module, Tensor, Tensor], Tensor]
-"""(model, x, y) -> perturbed x, shaped (n, d) or (E, n, d)."""
+"""(model, x, y) -> perturbed x, shaped like x (n, *shape), or (E, n, d) for an ensemble."""
 
 LAZY_MODES = ("stop", "project")
 PERTURB_EVERY = ("batch", "epoch")
@@ -68,12 +68,16 @@ def sgd(
 ) -> tuple[ModelT, TrainingTrace]:
     """Train the first layer by SGD on a margin loss; returns (trained model, trace).
 
-    X: (n, d); y: (n,) floats in {-1, +1} for one-logit models, or int64 classes for K-output
-    models (cross-entropy). Each step takes a minibatch of `batch_size` samples (1 = online SGD,
-    paper 001 section 3) and applies W <- W - lr (grad + weight_decay W). For a `TwoLayerNet` with
-    fixed top layer and no bias the gradient is the closed form `param_grad(x, l'(z) y / b)`, for a
-    `LinearModel` its `param_grad`; any other module (or a net with trainable a or b) trains all
-    parameters that require grad, through autograd.
+    X: (n, d) for robustlab's ensemble models, (n, *shape) for any other `torch.nn.Module`;
+    y: (n,). The loss follows the model's output shape: one logit (labels in {-1, +1}, any
+    dtype) takes the margin loss `loss`, K logits (labels 0..K-1) the cross-entropy. A module
+    trains in the mode it is given (a new module is in training mode: dropout and batch norm
+    active) and is evaluated for the trace in eval mode, its mode restored. Each step takes a
+    minibatch of `batch_size` samples (1 = online SGD, paper 001 section 3) and applies
+    W <- W - lr (grad + weight_decay W). For a `TwoLayerNet` with fixed top layer and no bias
+    the gradient is the closed form `param_grad(x, l'(z) y / b)`, for a `LinearModel` its
+    `param_grad`; any other module (or a net with trainable a or b) trains all parameters that
+    require grad, through autograd (a plain step, no torch.optim).
 
     Minibatch order: with `generator` the samples are reshuffled every epoch, one order shared by
     all members unless `shared_order=False` (then one permutation per member); without a
@@ -141,13 +145,23 @@ def train_loop(
     by perturbed ones, once per minibatch or once per epoch for the whole training set.
     """
     _validate(X, y, lr, batch_size, epochs, max_steps, weight_decay, record_every)
+    ensemble_model = has_ensemble_axis(model)
+    if ensemble_model and X.ndim != 2:
+        raise ValueError(
+            f"an ensemble model trains on inputs X (n, d) shared by its members, "
+            f"got shape {tuple(X.shape)}"
+        )
+    net = model if inplace else copy.deepcopy(model)
+    with torch.no_grad(), evaluation_mode(net):
+        probe_out = net(X[:1])
+    binary = one_logit(probe_out, 1, net)
+    y = as_labels(y, binary, probe_out.shape[-1])
     if lazy_mode not in LAZY_MODES:
         raise ValueError(f"unknown lazy_mode {lazy_mode!r}; allowed: {', '.join(LAZY_MODES)}")
     if perturb_every not in PERTURB_EVERY:
         raise ValueError(
             f"unknown perturb_every {perturb_every!r}; allowed: {', '.join(PERTURB_EVERY)}"
         )
-    binary = is_binary(y)
     check_loss(loss, binary)
     if lazy_radius is not None:
         if not isinstance(model, TwoLayerNet):
@@ -157,14 +171,17 @@ def train_loop(
         if not lazy_radius >= 0:
             raise ValueError(f"lazy_radius must be >= 0, got {lazy_radius}")
     if eval_data is not None:
-        check_labels(eval_data[1], eval_data[0].shape[-2])
+        eval_n = eval_data[0].shape[sample_axis(net, eval_data[0])]
+        if eval_data[1].shape != (eval_n,):
+            raise ValueError(
+                f"eval_data labels must be (n,) = ({eval_n},), got {tuple(eval_data[1].shape)}"
+            )
+        eval_data = (eval_data[0], as_labels(eval_data[1], binary, probe_out.shape[-1]))
     if not shared_order and generator is None:
         raise ValueError("shared_order=False draws one order per member: pass a generator")
 
-    net = model if inplace else copy.deepcopy(model)
     n = X.shape[0]
-    with torch.no_grad():
-        probe = ensemble_logits(net(X[:1]), 1, binary=binary)
+    probe = ensemble_logits(probe_out, 1, binary=binary)
     E = probe.shape[0]
     names, params = _trainable(net)
     closed_form = _closed_form_kind(net, names)
@@ -182,13 +199,14 @@ def train_loop(
         if done:
             break
         rate = lr * (lr_factor(epoch) if lr_factor else 1.0)
-        order = _epoch_order(n, E, generator, shared_order)
+        # One order per member needs members; a plain module (E = 1) takes the (n,) order.
+        order = _epoch_order(n, E, generator, shared_order or not ensemble_model)
         source = X
         if perturb is not None and perturb_every == "epoch":
             source = _perturbed(perturb, net, X, y, params)
         for start in range(0, n, batch_size):
             idx = order[..., start : start + batch_size]
-            xb, yb = _gather(source, idx, E), y[idx]
+            xb, yb = _gather(source, idx, E, X.ndim), y[idx]
             if perturb is not None and perturb_every == "batch":
                 xb = _perturbed(perturb, net, xb, yb, params)
             grads, batch_loss = _gradients(net, names, params, closed_form, xb, yb, loss, binary)
@@ -218,11 +236,12 @@ def _validate(
     weight_decay: float,
     record_every: int | None,
 ) -> None:
-    if X.ndim != 2:
-        raise ValueError(f"X must be (n, d), got shape {tuple(X.shape)}")
+    if X.ndim < 2:
+        raise ValueError(f"X must be (n, *shape) with a sample axis first, got {tuple(X.shape)}")
     if X.shape[0] == 0:
         raise ValueError("X is empty: need at least one training sample")
-    check_labels(y, X.shape[0])
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must be (n,) = ({X.shape[0]},), got shape {tuple(y.shape)}")
     if not lr > 0:
         raise ValueError(f"lr must be > 0, got {lr}")
     if batch_size < 1:
@@ -264,9 +283,10 @@ def _epoch_order(n: int, ensemble: int, generator: torch.Generator | None, share
     return torch.rand((ensemble, n), generator=generator).argsort(dim=1)
 
 
-def _gather(source: Tensor, idx: Tensor, ensemble: int) -> Tensor:
-    """Rows idx of source: source (n, d) or (E, n, d), idx (b,) or (E, b) -> (b, d) or (E, b, d)."""
-    if source.ndim == 2:
+def _gather(source: Tensor, idx: Tensor, ensemble: int, data_ndim: int) -> Tensor:
+    """Rows idx of source: shared (n, *shape) like the data, or per member (E, n, d);
+    idx (b,) or (E, b) -> (b, *shape) or (E, b, d)."""
+    if source.ndim == data_ndim:
         return source[idx]
     if idx.ndim == 1:
         return source[:, idx]
@@ -279,10 +299,12 @@ def _perturbed(
     x_new = perturb(model, x, y).detach()
     for p in params:  # an attack calling backward() must not leak into the training step
         p.grad = None
-    if x_new.shape[-2:] != x.shape[-2:] or x_new.ndim not in (2, 3):
+    shared = x_new.shape == x.shape
+    per_member = has_ensemble_axis(model) and x_new.ndim == 3 and x_new.shape[1:] == x.shape[-2:]
+    if not (shared or per_member):
         raise ValueError(
-            f"the perturbation must return x shaped (n, d) or (E, n, d) like {tuple(x.shape)}, "
-            f"got {tuple(x_new.shape)}"
+            f"the perturbation must return x shaped like {tuple(x.shape)} (or (E, n, d) for an "
+            f"ensemble model), got {tuple(x_new.shape)}"
         )
     return x_new
 
@@ -298,7 +320,7 @@ def _gradients(
     binary: bool,
 ) -> tuple[list[Tensor], Tensor]:
     """Gradient of each member's mean minibatch loss w.r.t. the trainable params, and that loss."""
-    b = xb.shape[-2]
+    b = yb.shape[-1]
     if closed_form is None:
         logits = ensemble_logits(model(xb), b, binary=binary)
         per_member = per_sample_loss(logits, yb, loss).mean(dim=1)

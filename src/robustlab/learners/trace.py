@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from robustlab import losses
+from robustlab.models.generic import as_labels, evaluation_mode, has_ensemble_axis, one_logit
 
 EVAL_CHUNK = 4096
 """Samples per forward pass when a whole data set is evaluated."""
@@ -61,6 +62,12 @@ class TrainingTrace:
 def is_binary(y: Tensor) -> bool:
     """Floating labels are binary margins in {-1, +1}; integer labels are classes 0..K-1."""
     return bool(y.is_floating_point())
+
+
+def sample_axis(model: object, X: Tensor) -> int:
+    """The samples' axis of X: 0 for a generic module (n, *shape); for an ensemble model
+    (n, d) or (E, n, d), the second to last."""
+    return X.ndim - 2 if has_ensemble_axis(model) else 0
 
 
 def check_labels(y: Tensor, n: int) -> None:
@@ -136,15 +143,24 @@ def check_loss(loss: str, binary: bool) -> None:
 def evaluate(
     model: nn.Module, X: Tensor, y: Tensor, *, loss: str, chunk_size: int = EVAL_CHUNK
 ) -> tuple[Tensor, Tensor]:
-    """Mean loss and accuracy of every member on (X, y), in chunks: two (E,) tensors."""
-    binary = is_binary(y)
-    n = X.shape[-2]
+    """Mean loss and accuracy of every member on (X, y), in chunks: two (E,) tensors.
+
+    X: (n, *shape) for a generic module, (n, d) or (E, n, d) for an ensemble model; the loss
+    and the labels follow the output shape (`one_logit`, `as_labels`). A module is evaluated
+    in eval mode and its mode restored.
+    """
+    axis = sample_axis(model, X)
+    n = X.shape[axis]
     loss_sum: Tensor | None = None
     correct: Tensor | None = None
     for start in range(0, n, chunk_size):
-        xb = X[..., start : start + chunk_size, :]
+        xb = X.narrow(axis, start, min(chunk_size, n - start))
         yb = y[start : start + chunk_size]
-        logits = ensemble_logits(model(xb), xb.shape[-2], binary=binary)
+        with evaluation_mode(model):
+            out = model(xb)
+        binary = one_logit(out, xb.shape[axis], model)
+        yb = as_labels(yb, binary, out.shape[-1])
+        logits = ensemble_logits(out, xb.shape[axis], binary=binary)
         chunk_loss = per_sample_loss(logits, yb, loss).sum(dim=1)
         chunk_correct = per_sample_correct(logits, yb).sum(dim=1)
         loss_sum = chunk_loss if loss_sum is None else loss_sum + chunk_loss

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from robustlab import losses
 from robustlab.geometry import L21, DataBudget, L2Inf
+from robustlab.models.generic import as_labels, evaluation_mode, one_logit
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class PoisonRecord:
 
 @dataclass(frozen=True)
 class CleanLabelResult:
-    """Poisoned inputs x (n, d), unchanged labels y (n,), the budget record, and per-step traces.
+    """Poisoned inputs x (n, *shape), unchanged labels y (n,), the budget record, per-step traces.
 
     objective: (steps + 1,) mean of the maximized loss of the fixed model on the current inputs
     (before the first step, after each step); accuracy: (steps + 1,) its accuracy on them.
@@ -95,10 +96,12 @@ def clean_label(
 ) -> CleanLabelResult:
     """Poison X against the fixed `model` by projected gradient ascent; labels stay intact.
 
-    X: (n, d); y: (n,) floats in {-1, +1} for a one-logit model, int64 classes for K logits.
-    `model` is any callable returning (n,), (n, 1), (1, n), (n, K) or (1, n, K) (a `TwoLayerNet`
-    or `LinearModel` with E = 1, a plain module); its closed-form `input_grad` is used when it has
-    one (`closed_form=None`), autograd otherwise. The objective sum_i l(x_i + delta_i) uses the
+    X: (n, *shape) (each row delta_i is a whole sample, its norm taken over all its entries);
+    y: (n,) in {-1, +1} for a one-logit model, 0..K-1 for K logits (the loss follows the output
+    shape). `model` is any callable returning (n,), (n, 1), (1, n), (n, K) or (1, n, K) (a
+    `TwoLayerNet` or `LinearModel` with E = 1, any module, evaluated in eval mode and its mode
+    restored); its closed-form `input_grad` is used when it has one (`closed_form=None`),
+    autograd otherwise. The objective sum_i l(x_i + delta_i) uses the
     negated loss -log(1 + e^{y f}) (greedy reflected for K classes; "negated-ce": -CE(-f, y) for
     K classes, the same as "negated" for one logit) or the logistic / cross-entropy loss ("ce"),
     paper 001 section 5. Each step: Delta <- Pi(Delta + step_size * D)
@@ -111,7 +114,46 @@ def clean_label(
     the budget: a last check on the returned inputs rescales Delta if rounding overshot.
     Raises ValueError for a bad budget, loss, labels, shapes or step settings.
     """
-    binary = _validate(model, X, y, budget, loss, steps, step_size, normalize, chunk_size, box)
+    _validate(model, X, y, budget, loss, steps, step_size, normalize, chunk_size, box)
+    with torch.no_grad(), evaluation_mode(model):
+        probe = model(X[:1])
+    binary = one_logit(probe, 1, model)
+    labels = as_labels(y, binary, probe.shape[-1])
+    with evaluation_mode(model):
+        result = _poison(
+            model,
+            X,
+            labels,
+            budget,
+            binary,
+            loss,
+            steps,
+            step_size,
+            normalize,
+            chunk_size,
+            box,
+            closed_form,
+        )
+    return CleanLabelResult(result.x, y, result.record, result.objective, result.accuracy)
+
+
+def _poison(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    budget: DataBudget,
+    binary: bool,
+    loss: PoisonLoss,
+    steps: int,
+    step_size: float | None,
+    normalize: bool,
+    chunk_size: int,
+    box: tuple[float, float] | None,
+    closed_form: bool | None,
+) -> CleanLabelResult:
+    """The ascent of `clean_label` on rows of X flattened to (n, D), labels already checked."""
+    shape = X.shape
+    X = X.reshape(shape[0], -1)
     given = float(budget.S) if isinstance(budget, L21) else float(budget.B)
     if step_size is None:
         step_size = 2.5 * given / steps if steps else 0.0
@@ -126,14 +168,16 @@ def clean_label(
     accuracies: list[float] = []
     for _ in range(steps):
         grad, objective, accuracy = _gradient(
-            model, Xd + delta, y, binary, mode, use_closed, chunk_size
+            model, (Xd + delta).reshape(shape), y, binary, mode, use_closed, chunk_size
         )
+        grad = grad.reshape(Xd.shape)
         objectives.append(objective)
         accuracies.append(accuracy)
         delta = budget.project(delta + step_size * _direction(grad, budget, normalize))
         if box is not None:
             delta = (Xd + delta).clamp(box[0], box[1]) - Xd
     x_poisoned, norms = _within_budget(Xd, delta, budget, given, box)
+    x_poisoned = x_poisoned.reshape(shape)
     with torch.no_grad():
         objective, accuracy = _evaluate(model, x_poisoned, y, binary, mode, chunk_size)
     objectives.append(objective)
@@ -166,19 +210,16 @@ def _validate(
     normalize: bool,
     chunk_size: int,
     box: tuple[float, float] | None,
-) -> bool:
-    """Check the arguments; returns whether the task is binary (floating labels)."""
+) -> None:
+    """Check the arguments (the kind of labels is checked against the model's output)."""
     if not isinstance(budget, L21 | L2Inf):
         raise ValueError(f"budget must be geometry.L21 or geometry.L2Inf, got {type(budget)}")
     if loss not in POISON_LOSSES:
         raise ValueError(f"unknown poisoning loss {loss!r}; allowed: {', '.join(POISON_LOSSES)}")
-    if X.ndim != 2:
-        raise ValueError(f"X must be (n, d), got shape {tuple(X.shape)}")
+    if X.ndim < 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be (n, *shape) with n >= 1 samples, got shape {tuple(X.shape)}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must be (n,) = ({X.shape[0]},), got shape {tuple(y.shape)}")
-    binary = bool(y.is_floating_point())
-    if binary and y.numel() and not bool(((y == 1) | (y == -1)).all()):
-        raise ValueError("floating labels must be in {-1, +1}; use int64 labels for classes")
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
     if step_size is not None and not step_size >= 0:
@@ -191,7 +232,6 @@ def _validate(
         raise ValueError(f"box must be (lo, hi) with lo <= hi, got {box}")
     if box is not None and bool((X.amin() < box[0]) or (X.amax() > box[1])):
         raise ValueError(f"X lies outside the box {box}")
-    return binary
 
 
 def _logits(model: nn.Module, x: Tensor, binary: bool) -> Tensor:

@@ -14,11 +14,18 @@ w*, the learner's current iterate). Three oracles share one typed interface, `La
 Every oracle keeps the running maximum of |xi| it has returned (`max_noise_used`) and raises
 rather than return a |xi| above its theta. Shapes: x (N, n) or (E, N, n), w_current (E, r),
 w_star (r,) or (E, r); labels and noise are (E, N).
+
+Per-member oracles: theta and beta may be one value or one per ensemble member, (E,) tensors,
+so that a whole theta (or beta) grid runs as one ensemble; xi_e = mask_e * theta_e * pattern,
+mask_e ~ Bernoulli(beta_e). Each oracle counts, per member, the labels it attacked
+(`attacked`), the labels `RealizableOracle(clip=True)` clipped to [-theta_e, theta_e]
+(`clipped`) and the largest |xi| (`max_noise`), with `labels_seen` labels in all. Random draws
+come from `generator` on the CPU (then moved to x's device), the Bernoulli mask first (skipped
+when every beta is 1 or every beta is 0), then the pattern's own draws.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -57,35 +64,69 @@ class LabelOracle(Protocol):
     ) -> OracleLabels: ...
 
 
-def _check_theta(theta: float) -> float:
-    if not math.isfinite(theta) or theta < 0:
+PerMember = float | Tensor
+"""One value for every member, or an (E,) tensor of one value per ensemble member."""
+
+
+def _per_member(value: PerMember, ensemble: int, name: str) -> Tensor:
+    """A float or (E,) tensor as an (E,) float64 tensor on the CPU; raise on a bad shape."""
+    t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+    if t.ndim == 0:
+        return t.expand(ensemble).clone()
+    if t.shape != (ensemble,):
+        raise ValueError(
+            f"{name} must be a number or one value per member, (E,) = ({ensemble},); "
+            f"got shape {tuple(t.shape)}"
+        )
+    return t.clone()
+
+
+def _check_theta(theta: PerMember, ensemble: int) -> Tensor:
+    t = _per_member(theta, ensemble, "theta")
+    if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
         raise ValueError(f"theta must be a finite number >= 0, got {theta}")
-    return float(theta)
+    return t
 
 
-def _check_beta(beta: float) -> float:
-    if not 0.0 <= beta <= 1.0:
+def _check_beta(beta: PerMember, ensemble: int) -> Tensor:
+    t = _per_member(beta, ensemble, "beta")
+    if not bool(((t >= 0) & (t <= 1)).all()):
         raise ValueError(f"attack probability beta must be in [0, 1], got {beta}")
-    return float(beta)
+    return t
 
 
 class _BoundedOracle:
-    """Shared bookkeeping: the model, w*, theta and the running maximum of |xi|."""
+    """Shared bookkeeping: the model, w*, theta (per member) and the noise actually used."""
 
-    def __init__(self, model: SingleFilterNet, w_star: Tensor, theta: float) -> None:
+    def __init__(self, model: SingleFilterNet, w_star: Tensor, theta: PerMember) -> None:
         if w_star.ndim not in (1, 2) or w_star.shape[-1] != model.filter_size:
             raise ValueError(
                 f"w_star must be (r,) or (E, r) with r={model.filter_size}, "
                 f"got shape {tuple(w_star.shape)}"
             )
+        if w_star.ndim == 2 and w_star.shape[0] != model.ensemble:
+            raise ValueError(
+                f"w_star (E, r) needs E = {model.ensemble} members, got {tuple(w_star.shape)}"
+            )
+        E = model.ensemble
         self._model = model
         self._w_star = w_star.detach().clone()
-        self._theta = _check_theta(theta)
+        self._thetas = _check_theta(theta, E)
         self._max_noise = 0.0
+        self.labels_seen = 0
+        self.attacked = torch.zeros(E, dtype=torch.int64)
+        self.clipped = torch.zeros(E, dtype=torch.int64)
+        self.max_noise = torch.zeros(E, dtype=torch.float64)
 
     @property
     def theta(self) -> float:
-        return self._theta
+        """The noise bound, the largest over the members when they differ."""
+        return float(self._thetas.max()) if self._thetas.numel() else 0.0
+
+    @property
+    def thetas(self) -> Tensor:
+        """theta_e per member, (E,) float64."""
+        return self._thetas
 
     @property
     def w_star(self) -> Tensor:
@@ -97,33 +138,52 @@ class _BoundedOracle:
         return self._max_noise
 
     def reset(self) -> None:
-        """Forget the running maximum of |xi|."""
+        """Forget the running maximum of |xi| and the per-member counts."""
         self._max_noise = 0.0
+        self.labels_seen = 0
+        self.attacked.zero_()
+        self.clipped.zero_()
+        self.max_noise.zero_()
 
     def clean_labels(self, x: Tensor) -> Tensor:
         """f_{w*}(x): (E, N), E taken from the model."""
         with torch.no_grad():
             return self._model.output(x, self._w_star.to(x.dtype))
 
-    def _finish(self, x: Tensor, xi: Tensor) -> OracleLabels:
-        used = float(xi.abs().max()) if xi.numel() else 0.0
+    def _theta_column(self, like: Tensor) -> Tensor:
+        """theta_e as an (E, 1) column in like's dtype and device."""
+        return self._thetas.to(dtype=like.dtype, device=like.device).unsqueeze(1)
+
+    def _finish(self, x: Tensor, xi: Tensor, mask: Tensor | None = None) -> OracleLabels:
+        per_member = xi.detach().abs().amax(dim=1) if xi.numel() else torch.zeros(xi.shape[0])
         # theta as the labels' dtype stores it (in float32, 0.1 rounds up to 0.10000000149)
-        limit = float(torch.tensor(self._theta, dtype=xi.dtype))
-        if not used <= max(limit, self._theta):
+        limit = torch.maximum(self._thetas.to(xi.dtype).to(torch.float64), self._thetas)
+        over = per_member.to(torch.float64).cpu() > limit
+        if bool(over.any()):
+            used = float(per_member.max())
             raise RuntimeError(
-                f"{type(self).__name__} would return |xi| = {used:.6g} > theta = {self._theta:.6g}"
+                f"{type(self).__name__} would return |xi| = {used:.6g} > theta = "
+                f"{float(self._thetas[over].min()):.6g}"
             )
+        used = float(per_member.max()) if per_member.numel() else 0.0
         self._max_noise = max(self._max_noise, used)
+        self.labels_seen += int(xi.shape[1])
+        attacked = xi != 0 if mask is None else mask > 0
+        self.attacked += attacked.sum(dim=1).cpu()
+        self.max_noise = torch.maximum(self.max_noise, per_member.to(torch.float64).cpu())
         return OracleLabels(y=self.clean_labels(x) + xi, xi=xi)
 
     def _attacked(
-        self, shape: tuple[int, ...], beta: float, generator: torch.Generator | None, x: Tensor
+        self, shape: tuple[int, int], beta: Tensor, generator: torch.Generator | None, x: Tensor
     ) -> Tensor:
-        """Bernoulli(beta) mask of attacked samples, (E, N) in x's dtype."""
-        if beta >= 1.0:
+        """Bernoulli(beta_e) mask of attacked samples, (E, N) in x's dtype (no draw when every
+        beta is 1 or every beta is 0)."""
+        if bool((beta >= 1.0).all()):
             return torch.ones(shape, dtype=x.dtype, device=x.device)
-        draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=x.device)
-        return (draw < beta).to(x.dtype)
+        if bool((beta <= 0.0).all()):
+            return torch.zeros(shape, dtype=x.dtype, device=x.device)
+        draw = torch.rand(shape, generator=generator, dtype=x.dtype).to(x.device)
+        return (draw < beta.to(dtype=x.dtype, device=x.device).unsqueeze(1)).to(x.dtype)
 
     def _batch_shape(self, x: Tensor) -> tuple[int, int]:
         return (self._model.ensemble, int(x.shape[-2]))
@@ -135,6 +195,7 @@ class RandomOracle(_BoundedOracle):
     kind = "sign": xi = +-theta with a fair random sign; "uniform": xi ~ U[-theta, theta];
     "alternating": xi_j = -theta for even and +theta for odd minibatch positions j, the
     deterministic pattern of the later version's published experiments (attacked samples only).
+    theta and beta: one value, or one per member ((E,) tensors).
     Raises ValueError for theta < 0, beta outside [0, 1] or an unknown kind.
     """
 
@@ -143,14 +204,14 @@ class RandomOracle(_BoundedOracle):
         model: SingleFilterNet,
         w_star: Tensor,
         *,
-        theta: float,
-        beta: float = 1.0,
+        theta: PerMember,
+        beta: PerMember = 1.0,
         kind: RandomKind = "sign",
     ) -> None:
         super().__init__(model, w_star, theta)
         if kind not in RANDOM_KINDS:
             raise ValueError(f"unknown random noise kind {kind!r}; allowed: {RANDOM_KINDS}")
-        self.beta = _check_beta(beta)
+        self.betas = _check_beta(beta, model.ensemble)
         self.kind: RandomKind = kind
 
     def labels(
@@ -158,17 +219,19 @@ class RandomOracle(_BoundedOracle):
     ) -> OracleLabels:
         """y = f_{w*}(x) + xi; `w_current` is ignored (the noise does not adapt)."""
         shape = self._batch_shape(x)
-        mask = self._attacked(shape, self.beta, generator, x)
+        mask = self._attacked(shape, self.betas, generator, x)
+        if not bool(mask.any()):
+            return self._finish(x, torch.zeros_like(mask), mask)
         if self.kind == "sign":
-            signs = torch.randint(0, 2, shape, generator=generator, device=x.device) * 2 - 1
-            noise = signs.to(x.dtype) * self.theta
+            signs = torch.randint(0, 2, shape, generator=generator) * 2 - 1
+            pattern = signs.to(dtype=x.dtype, device=x.device)
         elif self.kind == "uniform":
-            draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=x.device)
-            noise = (2 * draw - 1) * self.theta
+            draw = torch.rand(shape, generator=generator, dtype=x.dtype).to(x.device)
+            pattern = 2 * draw - 1
         else:
             position = torch.arange(shape[1], device=x.device)
-            noise = ((position % 2) * 2 - 1).to(x.dtype).expand(shape) * self.theta
-        return self._finish(x, mask * noise)
+            pattern = ((position % 2) * 2 - 1).to(x.dtype).expand(shape)
+        return self._finish(x, mask * self._theta_column(x) * pattern, mask)
 
 
 class AdversarialOracle(_BoundedOracle):
@@ -180,7 +243,8 @@ class AdversarialOracle(_BoundedOracle):
     maximized over |xi| <= theta by xi = theta * sign((w_t - w*)^T M x). The proof of Theorem
     II.1 (section III, the step to eq. (4)) bounds this term by its absolute value, which this
     oracle attains: it is the worst case of that step. Where the sign is 0 (e.g. w_t = w*)
-    it sends +theta. Each sample is attacked with probability beta. M: (r, n).
+    it sends +theta. Each sample is attacked with probability beta. M: (r, n). theta and beta:
+    one value, or one per member ((E,) tensors).
     Raises ValueError for theta < 0, beta outside [0, 1] or M of the wrong shape.
     """
 
@@ -189,9 +253,9 @@ class AdversarialOracle(_BoundedOracle):
         model: SingleFilterNet,
         w_star: Tensor,
         *,
-        theta: float,
+        theta: PerMember,
         M: Tensor,
-        beta: float = 1.0,
+        beta: PerMember = 1.0,
     ) -> None:
         super().__init__(model, w_star, theta)
         if M.shape != (model.filter_size, model.dim):
@@ -199,7 +263,7 @@ class AdversarialOracle(_BoundedOracle):
                 f"M must be (r, n) = {(model.filter_size, model.dim)}, got {tuple(M.shape)}"
             )
         self.M = M.detach().clone()
-        self.beta = _check_beta(beta)
+        self.betas = _check_beta(beta, model.ensemble)
 
     def labels(
         self, x: Tensor, w_current: Tensor, generator: torch.Generator | None = None
@@ -211,12 +275,12 @@ class AdversarialOracle(_BoundedOracle):
                 f"w_current must be (E, r) = {(shape[0], self._model.filter_size)}, "
                 f"got {tuple(w_current.shape)}"
             )
+        mask = self._attacked(shape, self.betas, generator, x)
         offset = w_current.detach().to(x.dtype) - self._w_star.to(x.dtype)
         direction = torch.matmul(offset, self.M.to(x.dtype))
         push = torch.matmul(x, direction.unsqueeze(-1)).squeeze(-1)
         signs = torch.where(push >= 0, 1.0, -1.0).to(x.dtype)
-        mask = self._attacked(shape, self.beta, generator, x)
-        return self._finish(x, mask * signs * self.theta)
+        return self._finish(x, mask * signs * self._theta_column(x), mask)
 
 
 class RealizableOracle(_BoundedOracle):
@@ -226,13 +290,22 @@ class RealizableOracle(_BoundedOracle):
     ||w_adv - w*||: the attack behind the near-optimality of Theorem II.1. The construction is
     valid only when sup_x |xi_x| <= theta, so `labels` raises ValueError on a batch where some
     |xi| exceeds theta (use inputs of bounded support; `theta_for` and `noise_bound` compute
-    the theta a data set or a support radius needs).
+    the theta a data set or a support radius needs), unless `clip`: then xi is clipped to
+    [-theta_e, theta_e] and the clipped labels are counted per member (`clipped`). theta: one
+    value or one per member ((E,) tensor).
     """
 
     def __init__(
-        self, model: SingleFilterNet, w_star: Tensor, w_adv: Tensor, *, theta: float
+        self,
+        model: SingleFilterNet,
+        w_star: Tensor,
+        w_adv: Tensor,
+        *,
+        theta: PerMember,
+        clip: bool = False,
     ) -> None:
         super().__init__(model, w_star, theta)
+        self.clip = clip
         if w_adv.shape[-1] != model.filter_size or w_adv.ndim not in (1, 2):
             raise ValueError(
                 f"w_adv must be (r,) or (E, r) with r={model.filter_size}, "
@@ -275,13 +348,19 @@ class RealizableOracle(_BoundedOracle):
     def labels(
         self, x: Tensor, w_current: Tensor, generator: torch.Generator | None = None
     ) -> OracleLabels:
-        """y = f_{w_adv}(x); raises ValueError if some |xi| on the batch exceeds theta."""
+        """y = f_{w_adv}(x); raises ValueError if some |xi| on the batch exceeds theta_e (unless
+        `clip`, which clips it to [-theta_e, theta_e] and counts it)."""
         with torch.no_grad():
             xi = self._model.output(x, self.w_adv.to(x.dtype)) - self.clean_labels(x)
-        largest = float(xi.abs().max()) if xi.numel() else 0.0
-        if largest > self.theta:
+        theta = self._theta_column(xi)
+        beyond = xi.abs() > theta
+        if self.clip:
+            self.clipped += beyond.sum(dim=1).cpu()
+            xi = torch.maximum(torch.minimum(xi, theta), -theta)
+        elif bool(beyond.any()):
+            largest = float(xi.abs().max())
             raise ValueError(
                 f"realizable attack needs |xi| = {largest:.6g} on this batch, above "
                 f"theta = {self.theta:.6g}; use inputs of bounded support or a larger theta"
             )
-        return self._finish(x, xi)
+        return self._finish(x, xi, torch.ones_like(xi))
