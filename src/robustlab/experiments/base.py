@@ -51,6 +51,9 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
     attack, budget, seeds, ...): what the paper says, what the authors' public code does where it
     exists and differs (else ``""``), what robustlab's presets do, and the deviation's reason
     (``""`` when robustlab follows the paper). ``robustlab show`` and the report print it.
+12. **``CAPTIONS: dict[str, str]``** (optional; placed right after ``PRESETS``): a caption per
+    figure stem that ``figures`` returns: what the figure shows and which paper figure it
+    reproduces. The report and the documentation print it under the figure.
 
 ``table`` is ``results.parquet``: the rows of every cell, one column per cell parameter plus
 the measurement columns. List-valued parameters that are not swept appear in the table as JSON
@@ -354,6 +357,16 @@ def _describe_error(
     )
 
 
+def _captions(module: types.ModuleType) -> dict[str, str]:
+    """The module's optional ``CAPTIONS`` (figure stem -> caption), checked."""
+    captions = getattr(module, "CAPTIONS", {})
+    if not isinstance(captions, Mapping) or not all(
+        isinstance(key, str) and isinstance(text, str) for key, text in captions.items()
+    ):
+        raise TypeError(f"{module.__name__}.CAPTIONS must map figure stems (str) to captions (str)")
+    return dict(captions)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A loaded experiment module: its metadata, Config, presets and functions.
@@ -379,6 +392,7 @@ class Experiment:
     figures: Callable[[pd.DataFrame, Any], Mapping[str, Any]]
     estimate_memory: Callable[[Any], int] | None = None
     protocol: tuple[ProtocolRow, ...] = ()
+    captions: Mapping[str, str] = field(default_factory=dict)
 
     REQUIRED: ClassVar[tuple[str, ...]] = (
         "PAPER",
@@ -432,6 +446,7 @@ class Experiment:
             figures=module.figures,
             estimate_memory=getattr(module, "estimate_memory", None),
             protocol=tuple(getattr(module, "PROTOCOL", ())),
+            captions=_captions(module),
         )
 
     def fields(self) -> list[FieldInfo]:

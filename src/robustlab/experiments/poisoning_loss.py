@@ -143,6 +143,16 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "accuracy_and_norms": (
+        "Paper 001 Fig. 1 (left, linear model on MNIST): clean test accuracy after retraining on "
+        "data poisoned under the l_{2,1} budget S = C sqrt(n), against C per poisoning loss "
+        "(negated, negated-CE, CE); below, histograms of the per-sample perturbation norms "
+        "||delta_i|| at one C."
+    ),
+}
+
 
 def cells(config: Config) -> list[Cell]:
     """One cell per (seed, C); each cell attacks with every loss against the same w*."""

@@ -162,6 +162,24 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "gaussian_errors": (
+        "Schmidt et al. 2018 (paper 003 slides), Gaussian model: standard and robust (l_inf, eps)"
+        " test error of w = sum_i y_i x_i against n, one panel per d, with the sample sizes of "
+        "eqs. (16) and (17) marked."
+    ),
+    "gaussian_sample_complexity": (
+        "Gaussian model: the n that reaches 1% robust error against d, beside the upper bound c' "
+        "eps^2 sqrt(d) (eq. 17), the lower bound c eps^2 sqrt(d)/log d (eq. 16) and the closed "
+        "form of w = sum_i y_i x_i."
+    ),
+    "bernoulli_errors": (
+        "Bernoulli model: standard and robust error against n per d, with n = gamma^2 d and the "
+        "error 1/2 - gamma of eq. (18) marked."
+    ),
+}
+
 _SHARED = ("n_samples", "replicates", "dtype")
 
 

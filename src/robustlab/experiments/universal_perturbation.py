@@ -96,6 +96,19 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "perturbation_norm": (
+        "Vardi et al. 2022 (paper 003 slides): norm of the universal perturbation delta = eta "
+        "sum_i y_i x_i that flips every training point of a gradient-flow-trained net, (a) "
+        "against d and (b) against n, with sqrt(d/(c^2 n)) dashed."
+    ),
+    "relative_size": (
+        "||delta|| / sqrt(d) against d per n: the perturbation is o(sqrt(d)) only as n grows with"
+        " d."
+    ),
+}
+
 _SWEPT = ("dim", "n_samples", "theorem_n_coef", "seeds")
 
 
