@@ -38,7 +38,13 @@ from robustlab.experiments.linear_training import train_linear_classifiers
 from robustlab.geometry import L21
 from robustlab.learners.trace import evaluate
 from robustlab.models import LinearModel
-from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
+from robustlab.plotting import (
+    legend_outside,
+    mean_and_spread,
+    new_figure,
+    plot_measured,
+    plot_theory,
+)
 from robustlab.poisoning import clean_label
 from robustlab.theory.fitting import Verdict
 
@@ -564,7 +570,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         reached = part[part["count"] > 0]["bin_high"].max()
         ax.set_xlim(0.0, max(float(reached), SIZE_FIVE) * 1.1)
         ax.set_title(f"C = {shown:g} (S/n = {shown / root_n:.2f})", fontsize=9)
-        ax.legend(fontsize=8)
+        legend_outside(ax, fontsize=8)
     ax.set_xlabel(r"per-sample perturbation $\|\delta_i\|_2$")
     ax.set_ylabel("number of training samples")
     ax.grid(True, alpha=0.25)

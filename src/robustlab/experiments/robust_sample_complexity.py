@@ -33,12 +33,13 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from pydantic import Field, field_validator, model_validator
 from scipy import stats
 
 from robustlab.data.synthetic import schmidt_bernoulli, schmidt_gaussian
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary
-from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.plotting import legend_below, loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory.fitting import (
     SlopeFit,
     Verdict,
@@ -683,11 +684,16 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ax.axhline(robust_error_lower_bound(d), color="black", linestyle=":", linewidth=0.8)
         title = rf"Gaussian, $d={d}$, $\sigma={config.sigma_coef:g}d^{{1/4}}$"
         _error_axes(ax, title, config.n_samples)
-    axes[0].legend(
-        fontsize=7,
-        title=r"--: $n=c'\epsilon^2\sqrt{d}$, 1%;  : $n=c\epsilon^2\sqrt{d}/\log d$, $(1-1/d)/2$",
-        title_fontsize=6,
-    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="black", linestyle="--", linewidth=1)] * 2
+    handles += [Line2D([], [], color="black", linestyle=":", linewidth=1)] * 2
+    labels += [
+        r"vertical: $n=c'\epsilon^2\sqrt{d}$ (upper, eq. 17)",
+        "horizontal: 1% error (target)",
+        r"vertical: $n=c\epsilon^2\sqrt{d}/\log d$ (lower, eq. 16)",
+        r"horizontal: $(1-1/d)/2$ (robust error floor)",
+    ]
+    legend_below(fig, handles, labels, fontsize=10)
     out["gaussian_errors"] = fig
 
     points = sample_complexities(table, config.target_error)

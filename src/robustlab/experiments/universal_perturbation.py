@@ -40,7 +40,7 @@ from robustlab.data.synthetic import random_labels_sphere, sphere
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary
 from robustlab.learners import gradient_flow
 from robustlab.models.two_layer import TwoLayerNet
-from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.plotting import legend_outside, loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory.fitting import SlopeFit, Verdict, compare_exponent, fit_loglog_slope
 
 PAPER = "003"
@@ -448,7 +448,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=r"$\|\delta\|$, $\delta=\eta\sum_i y_i x_i$",
         title="(a) universal perturbation vs d",
     )
-    left.legend(fontsize=7)
+    legend_outside(left, fontsize=8)
 
     for k, d in enumerate(config.dim):
         rows = table[table["dim"] == d]
@@ -464,7 +464,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=r"$\|\delta\|$",
         title="(b) universal perturbation vs n",
     )
-    right.legend(fontsize=7)
+    legend_outside(right, fontsize=8)
 
     fig2, ax = new_figure()
     for n in config.n_samples:
@@ -484,5 +484,5 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=r"$\|\delta\| / \sqrt{d}$",
         title=r"relative size: $o(\sqrt{d})$ needs $n\to\infty$",
     )
-    ax.legend(fontsize=7)
+    legend_outside(ax, fontsize=8)
     return {"perturbation_norm": fig, "relative_size": fig2}
