@@ -154,8 +154,8 @@ CAPTIONS: dict[str, str] = {
     "accuracy_and_norms": (
         "Paper 001 Fig. 1 (left, linear model on MNIST): clean test accuracy after retraining on "
         "data poisoned under the l_{2,1} budget S = C sqrt(n), against C per poisoning loss "
-        "(negated, negated-CE, CE); below, histograms of the per-sample perturbation norms "
-        "||delta_i|| at one C."
+        "(the negated loss -l(-f) of the paper, a greedy negated variant, cross-entropy); right, "
+        "histograms of the per-sample perturbation norms ||delta_i|| at the largest C."
     ),
 }
 

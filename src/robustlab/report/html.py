@@ -69,7 +69,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .missing, .broken { background: #eee; color: #555; }
 .broken { background: #f8d7d7; color: #7a1010; padding: 0.4em; }
 .verdict { font-weight: bold; }
-figure { display: inline-block; margin: 0.5em 1em 0.5em 0; max-width: 46em; vertical-align: top; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; max-width: 100%; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #333; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
@@ -290,16 +290,22 @@ def _meta(record: RunRecord) -> str:
     if config is None:
         return ""
     reference = REFERENCES.get(_paper(record))
+    items = []
     if reference is not None:
         title = html.escape(short_title(reference.paper))
-        paper = f'<a href="#ref-{html.escape(reference.paper)}">{title}</a>'
-    else:
-        paper = f"paper {_esc(config.paper)}"
-    return (
-        f'<p class="meta">{paper} · {_esc(config.figure)} · preset {_esc(config.preset)} · '
-        f"version {_esc(config.version)} · robustlab {_esc(config.robustlab_version)} · "
-        f"device {_esc(config.device)}</p><p>{_esc(config.description)}</p>"
+        items.append(f'<a href="#ref-{html.escape(reference.paper)}">{title}</a>')
+    elif config.paper:
+        items.append(f"paper {_esc(config.paper)}")
+    labelled = (
+        ("", config.figure),
+        ("preset ", config.preset),
+        ("version ", config.version),
+        ("robustlab ", config.robustlab_version),
+        ("device ", config.device),
     )
+    items += [f"{label}{_esc(value)}" for label, value in labelled if value is not None]
+    line = f'<p class="meta">{" · ".join(items)}</p>' if items else ""
+    return line + (f"<p>{_esc(config.description)}</p>" if config.description else "")
 
 
 def _section(index: int, record: RunRecord, root: Path, embed: bool) -> str:
@@ -315,10 +321,11 @@ def _section(index: int, record: RunRecord, root: Path, embed: bool) -> str:
     summary = record.summary
     if summary is None:
         total = record.config.n_cells if record.config is not None else None
+        command = record.config is not None and (record.config.reproduce or record.config.command)
         parts.append(
             f'<p class="missing">No usable summary: {record.finished_cells} of '
-            f"{_esc(total if total is not None else '?')} cells finished; rerun the command "
-            "below to complete it.</p>"
+            f"{_esc(total if total is not None else '?')} cells finished"
+            + ("; rerun the command below to complete it.</p>" if command else ".</p>")
         )
     else:
         parts.append(_figure_html(record, experiment, root, embed))
@@ -331,10 +338,11 @@ def _section(index: int, record: RunRecord, root: Path, embed: bool) -> str:
             parts.append("<details><summary>Predictions from theory</summary>")
             parts.append(table_html(("quantity", "predicted"), summary.predictions.items()))
             parts.append("</details>")
-        parts.append(
-            f'<p class="meta">{_esc(summary.n_cells)} cells, '
-            f"{_esc(summary.n_rows)} rows in results.parquet</p>"
-        )
+        if summary.n_cells is not None and summary.n_rows is not None:
+            parts.append(
+                f'<p class="meta">{_esc(summary.n_cells)} cells, '
+                f"{_esc(summary.n_rows)} rows in results.parquet</p>"
+            )
     parts.append(_protocol(experiment))
     parts.append(_data_links(record, root))
     if record.config is not None:
@@ -353,7 +361,8 @@ def _references() -> str:
     rows = [_reference_row(reference) for reference in REFERENCES.values()]
     header = ("paper", "title", "authors", "venue", "year", "link")
     ids = [f"ref-{paper}" for paper in REFERENCES]
-    return '<h2 id="references">Papers</h2>' + table_html(header, rows, row_ids=ids)
+    table = table_html(header, rows, row_ids=ids)
+    return f'<section id="references"><h2>Papers</h2>{table}</section>'
 
 
 def _reference_row(reference: Reference) -> list[Any]:
@@ -382,7 +391,7 @@ def render_report(records: list[RunRecord], root: str | Path, *, embed: bool = F
     body = [
         "<h1>robustlab results</h1>",
         f'<p class="meta">{len(records)} run(s) under {html.escape(str(root))}; '
-        f"generated {html.escape(stamp)}.</p>",
+        f'generated {html.escape(stamp)}; <a href="#references">the papers</a>.</p>',
     ]
     if records:
         body.append(_toc(records, root))
