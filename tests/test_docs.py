@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,3 +70,16 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "experiments" / "poisoning-loss" / "index.html").is_file()
     assert "TwoLayerNet" in (tmp_path / "api" / "models" / "index.html").read_text()
+
+
+def test_readme_cli_examples_are_quoted_and_name_the_data_folder() -> None:
+    """zsh expands unquoted brackets: every --set value with brackets is quoted."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    commands = [line for block in blocks for line in block.splitlines() if "robustlab " in line]
+    assert any("--set" in line for line in commands)
+    for line in commands:
+        for value in re.findall(r"--set\s+(\S+)", line):
+            assert "[" not in value or value[0] in "'\"", line
+    cli_section = readme[readme.index("## Experiments") :]
+    assert cli_section.index("ROBUSTLAB_DATA") < cli_section.index("robustlab list")
