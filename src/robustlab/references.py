@@ -34,7 +34,8 @@ class Reference:
 
     def citation(self) -> str:
         """One line: authors, title, venue, year (the fields that are known)."""
-        parts = [self.authors, f"*{self.title}*", self.venue, str(self.year or "")]
+        year = str(self.year or "")
+        parts = [self.authors, f"*{self.title}*", self.venue, "" if year in self.venue else year]
         return ". ".join(part for part in parts if part) + "."
 
 
