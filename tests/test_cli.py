@@ -270,3 +270,16 @@ def test_report_single_file_and_broken_runs(finished: Path) -> None:
     finally:
         (broken / "config.json").unlink()
         broken.rmdir()
+
+
+def test_report_into_an_unwritable_folder_is_one_line(
+    finished: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import robustlab.report
+
+    def refuse(*args: object, **kwargs: object) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(robustlab.report, "build_report", refuse)
+    code, _, stderr = _invoke("report", str(finished))
+    assert code == 2 and stderr.count("error:") == 1 and "Permission denied" in stderr

@@ -413,6 +413,8 @@ def report(
         path = build_report(directory, single_file=single_file)
     except FileNotFoundError as err:
         _fail(str(err))
+    except OSError as err:  # a read-only or full results folder: say so in one line
+        _fail(f"cannot write the report into {directory}: {err.strerror or err}")
     records = find_runs(directory)
     _stdout().print(f"report of {len(records)} run(s) written to {escape(str(path))}")
     console = Console(stderr=True, highlight=False, soft_wrap=True)

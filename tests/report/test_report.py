@@ -236,3 +236,14 @@ def test_every_experiment_has_captions_and_a_known_paper() -> None:
         assert experiment.captions, experiment.name
         assert experiment.paper in REFERENCES, experiment.name
         assert all(len(text) > 40 for text in experiment.captions.values()), experiment.name
+
+
+def test_a_verdict_may_say_what_would_settle_it() -> None:
+    from robustlab.experiments.base import verdict_to_dict
+
+    good = {"claim": "c", "verdict": "inconclusive", "measured": 1, "predicted": 2, "reason": ""}
+    assert verdict_to_dict({**good, "settle": "--preset paper"})["settle"] == "--preset paper"
+    with pytest.raises(ValueError, match="settle must be text"):
+        verdict_to_dict({**good, "settle": 3})
+    with pytest.raises(ValueError, match="exactly the keys"):
+        verdict_to_dict({**good, "settles": "x"})

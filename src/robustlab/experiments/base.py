@@ -38,8 +38,10 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
 8. **``def summarize(table: pd.DataFrame, config: Config) -> Summary``**: measured against
    predicted. ``Summary(headline={...}, verdicts=[...])``; each verdict has exactly the keys
    ``claim``, ``verdict`` ("consistent", "inconsistent" or "inconclusive"), ``measured``,
-   ``predicted``, ``reason``: use ``robustlab.theory.fitting.Verdict`` and its helpers
-   (``fit_loglog_slope``, ``compare_exponent``, ``check_upper_bound``), or plain dicts.
+   ``predicted``, ``reason`` (and optionally ``settle``: what would settle an inconsistent or
+   inconclusive verdict, e.g. "the paper preset: n up to 60000"): use
+   ``robustlab.theory.fitting.Verdict`` and its helpers (``fit_loglog_slope``,
+   ``compare_exponent``, ``check_upper_bound``), or plain dicts.
 9. **``def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]``**: matplotlib
    figures by file stem (saved as ``figures/<stem>.png``), the theory curve drawn beside the
    measurement, axes labelled in the paper's notation; use ``robustlab.plotting``.
@@ -302,13 +304,16 @@ class Summary:
 def verdict_to_dict(verdict: Any) -> dict[str, Any]:
     """A verdict (dict or object with ``to_dict()``) as a checked dict.
 
-    Raises ValueError when keys differ from claim/verdict/measured/predicted/reason or the
-    verdict is not one of VERDICTS.
+    Raises ValueError when keys differ from claim/verdict/measured/predicted/reason (plus the
+    optional ``settle``: for an inconsistent or inconclusive verdict, the preset or setting
+    that would settle it, shown by the report) or the verdict is not one of VERDICTS.
     """
     data = verdict.to_dict() if hasattr(verdict, "to_dict") else dict(verdict)
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
-    if set(data) != keys:
+    if set(data) - {"settle"} != keys:
         raise ValueError(f"a verdict needs exactly the keys {sorted(keys)}, got {sorted(data)}")
+    if "settle" in data and not isinstance(data["settle"], str):
+        raise ValueError(f"a verdict's settle must be text, got {data['settle']!r}")
     if data["verdict"] not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {data['verdict']!r}")
     return data
