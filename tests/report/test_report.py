@@ -247,3 +247,21 @@ def test_a_verdict_may_say_what_would_settle_it() -> None:
         verdict_to_dict({**good, "settle": 3})
     with pytest.raises(ValueError, match="exactly the keys"):
         verdict_to_dict({**good, "settles": "x"})
+
+
+def test_records_with_the_same_keys_become_one_matrix() -> None:
+    from robustlab.report.values import mapping_html
+
+    data = {
+        "n": 3,
+        "a | clean": {"ours": 0.1234567, "paper": 0.2},
+        "a | pgd": {"ours": 0.5, "paper": None},
+        "b | clean": {"ours": 1.0, "paper": 0.25},
+        "lonely": {"x": 1.0},
+    }
+    page = mapping_html(data, ("quantity", "value"))
+    assert page.count("<table") == 3  # key-value table (with lonely nested) + the matrix
+    matrix = page[page.index("<th>ours</th>") - 40 :]
+    assert "<th>quantity</th><th>ours</th><th>paper</th>" in matrix
+    assert "<td>a | pgd</td>" in matrix and "0.1235" in matrix
+    assert mapping_html({"a": {"x": 1}, "b": {"x": 2}}, ("k", "v")).count("<table") == 3

@@ -38,7 +38,7 @@ from robustlab.report.schema import (
     load_config_file,
     load_summary_file,
 )
-from robustlab.report.values import Html, table_html, value_text
+from robustlab.report.values import Html, mapping_html, table_html, value_text
 from robustlab.runner.store import PREVIOUS_DIR, atomic_write
 
 __all__ = ["SINGLE_FILE", "RunRecord", "build_report", "find_runs", "render_report"]
@@ -333,10 +333,10 @@ def _section(index: int, record: RunRecord, root: Path, embed: bool) -> str:
             parts.append("<h3>Theory against measurement</h3>" + _verdicts(summary, record))
         if summary.headline:
             parts.append("<h3>Headline figures</h3>")
-            parts.append(table_html(("quantity", "value"), summary.headline.items()))
+            parts.append(mapping_html(summary.headline, ("quantity", "value")))
         if summary.predictions:
             parts.append("<details><summary>Predictions from theory</summary>")
-            parts.append(table_html(("quantity", "predicted"), summary.predictions.items()))
+            parts.append(mapping_html(summary.predictions, ("quantity", "predicted")))
             parts.append("</details>")
         if summary.n_cells is not None and summary.n_rows is not None:
             parts.append(

@@ -12,7 +12,16 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DIGITS", "Html", "is_number", "number", "table_html", "value_html", "value_text"]
+__all__ = [
+    "DIGITS",
+    "Html",
+    "is_number",
+    "mapping_html",
+    "number",
+    "table_html",
+    "value_html",
+    "value_text",
+]
 
 DIGITS = 4
 """Significant digits of every number the report prints."""
@@ -124,3 +133,29 @@ def table_html(
         body.append(f"<tr{row_id}>" + "".join(cells) + "</tr>")
     table_class = ' class="compact"' if compact else ""
     return f"<table{table_class}>{head}<tbody>{''.join(body)}</tbody></table>"
+
+
+def _record(value: Any) -> bool:
+    """A non-empty dict of scalars (one row of a matrix)."""
+    return (
+        isinstance(value, Mapping)
+        and bool(value)
+        and all(not isinstance(item, list | tuple | Mapping) for item in value.values())
+    )
+
+
+def mapping_html(data: Mapping[str, Any], header: tuple[str, str]) -> str:
+    """A key-value table; three or more entries whose values are dicts of scalars with the same
+    keys (at most 8) become one matrix table with those keys as columns, after it."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key, value in data.items():
+        if _record(value):
+            groups.setdefault(tuple(str(k) for k in value), []).append(key)
+    matrices = {cols: keys for cols, keys in groups.items() if len(keys) >= 3 and len(cols) <= 8}
+    in_matrix = {key for keys in matrices.values() for key in keys}
+    rows = [[key, value] for key, value in data.items() if key not in in_matrix]
+    parts = [table_html(header, rows)] if rows else []
+    for columns, keys in matrices.items():
+        cells = [[key, *(dict(data[key]).get(c) for c in columns)] for key in keys]
+        parts.append(table_html((header[0], *columns), cells))
+    return "".join(parts)
