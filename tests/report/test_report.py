@@ -231,11 +231,14 @@ def test_inconclusive_verdicts_say_what_would_settle_them(tmp_path: Path) -> Non
     assert page.count("--preset paper") == 1  # not for the consistent claim
 
 
-def test_every_experiment_has_captions_and_a_known_paper() -> None:
+def test_every_experiment_has_captions() -> None:
+    """CAPTIONS (figure stem -> caption) in every experiment module; the browser test checks
+    that each figure of a real run has one."""
     for experiment in list_experiments(include_hidden=True):
         assert experiment.captions, experiment.name
-        assert experiment.paper in REFERENCES, experiment.name
         assert all(len(text) > 40 for text in experiment.captions.values()), experiment.name
+    papers = {experiment.paper for experiment in list_experiments()}
+    assert set(REFERENCES) <= papers  # every paper of the table is reproduced
 
 
 def test_a_verdict_may_say_what_would_settle_it() -> None:
