@@ -200,3 +200,86 @@ def test_show_formats_nested_model_defaults() -> None:
 
     assert _format_value([Part()]) == '[{"name": "gaussian", "dim": 100}]'
     assert _format_value("text") == "text" and _format_value(0.5) == "0.5"
+
+
+def test_version_and_short_help() -> None:
+    from robustlab import __version__
+
+    code, stdout, _ = _invoke("--version")
+    assert code == 0 and stdout.startswith(f"robustlab {__version__} (torch {torch.__version__}")
+    code, stdout, _ = _invoke("-h")
+    assert code == 0 and "Usage:" in stdout and "ROBUSTLAB_DATA" in stdout
+    code, stdout, _ = _invoke("run", "-h")
+    assert code == 0 and "--preset" in stdout
+
+
+def test_boolean_flags_are_shown_without_a_value() -> None:
+    for args, flags in ((("run", "-h"), ("--fresh",)), (("report", "-h"), ("--single-file",))):
+        code, stdout, _ = _invoke(*args)
+        assert code == 0
+        for flag in (*flags, "--help"):
+            line = next(line for line in stdout.splitlines() if flag in line)
+            assert "<bool>" not in line, line
+        assert "<str>" in _invoke("run", "-h")[1]  # options with values keep their type
+
+
+def test_shell_completion_script() -> None:
+    code, stdout, _ = _invoke("--show-completion", "bash")
+    assert code == 0 and "_ROBUSTLAB_COMPLETE" in stdout and "complete " in stdout
+
+
+def test_list_and_show_name_the_papers() -> None:
+    from robustlab.references import REFERENCES
+
+    code, stdout, _ = _invoke("list")
+    assert code == 0
+    line = next(line for line in stdout.splitlines() if "lazy-single-step" in line)
+    assert "002 " + REFERENCES["002"].short in " ".join(line.split())
+    code, stdout, _ = _invoke("show", "poisoning-loss")
+    assert code == 0 and "Robust Learning for Data Poisoning Attacks" in stdout
+    assert "accuracy_and_norms" in stdout  # the captions of its figures
+
+
+def test_show_prints_the_protocol_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from robustlab import cli
+    from robustlab.experiments import get_experiment
+    from robustlab.experiments.base import ProtocolRow
+
+    row = ProtocolRow("attack", "PGD, 10 steps (sec. 5)", "20 steps", "10 steps", "")
+    experiment = dataclasses.replace(get_experiment(TOY), protocol=(row,))
+    monkeypatch.setattr(cli, "_experiment", lambda name: experiment)
+    code, stdout, _ = _invoke("show", TOY)
+    assert code == 0 and "Protocol" in stdout and "authors' code" in stdout
+    assert "PGD, 10 steps (sec. 5)" in stdout and "20 steps" in stdout
+
+
+def test_report_single_file_and_broken_runs(finished: Path) -> None:
+    code, stdout, _ = _invoke("report", str(finished), "--single-file")
+    assert code == 0 and "report.html" in stdout
+    assert "data:image/png;base64," in (finished / "report.html").read_text()
+    broken = finished / "broken-run"
+    broken.mkdir()
+    (broken / "config.json").write_text("{oops")
+    try:
+        code, stdout, stderr = _invoke("report", str(finished))
+        assert code == 0 and "report of 2 run(s)" in stdout
+        assert "warning:" in stderr and "config.json is not valid JSON" in stderr
+        assert "Broken run" in (finished / "index.html").read_text()
+    finally:
+        (broken / "config.json").unlink()
+        broken.rmdir()
+
+
+def test_report_into_an_unwritable_folder_is_one_line(
+    finished: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import robustlab.report
+
+    def refuse(*args: object, **kwargs: object) -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(robustlab.report, "build_report", refuse)
+    code, _, stderr = _invoke("report", str(finished))
+    assert code == 2 and stderr.count("error:") == 1 and "Permission denied" in stderr

@@ -5,7 +5,8 @@
     robustlab run NAME|all [--preset quick|paper] [--set key=value ...] [--config FILE.toml]
                   [--out DIR] [--backend local|process|ray] [--device auto|cpu|cuda] [--fresh]
                   [--ray-address ADDR] [--workers N] [--data-dir DIR]
-    robustlab report [DIR]
+    robustlab report [DIR] [--single-file]
+    robustlab --version | -h | --install-completion | --show-completion
 
 Usage errors (unknown experiment, field, value, preset, backend or device; a config that
 cannot fit in memory) exit with status 2 before any result is touched; a failing cell exits 1.
@@ -34,6 +35,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
+from robustlab import __version__
 from robustlab.experiments.base import ConfigError, Experiment, ExperimentConfig
 from robustlab.experiments.registry import (
     UnknownExperimentError,
@@ -41,13 +43,35 @@ from robustlab.experiments.registry import (
     get_experiment,
     list_experiments,
 )
+from robustlab.references import REFERENCES, short_title
+
+
+def _flags_without_type(params: list[Any]) -> list[Any]:
+    """Boolean flags take no value: show ``--fresh``, not ``--fresh <bool>`` (typer's help
+    prints an option's metavar, else its type; a flag's metavar is set to nothing)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and getattr(param, "metavar", "") is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(typer.core.TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_type(super().get_params(ctx))
+
+
+class _Group(typer.core.TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_type(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="robustlab",
-    help="Reproduce the robustness experiments of two-layer networks, theory beside measurement.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 USAGE_ERROR = 2
@@ -61,7 +85,7 @@ def _stdout() -> Console:
     console = Console(highlight=False)
     if not console.is_terminal:
         # Pipes and CI logs: one line per table row rather than wrapping at 80 columns.
-        console = Console(highlight=False, width=max(console.width, 160))
+        console = Console(highlight=False, width=max(console.width, 200))
     return console
 
 
@@ -102,7 +126,34 @@ def _setup_logging(console: Console) -> None:
     log.propagate = False
 
 
-@app.command("list")
+def _print_version(value: bool) -> None:
+    if value:
+        import torch
+
+        _stdout().print(f"robustlab {__version__} (torch {torch.__version__})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the robustlab and torch versions and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Reproduce the robustness experiments of two-layer networks, theory beside measurement.
+
+    Real data sets (MNIST, Fashion-MNIST, CIFAR-10) are read from $ROBUSTLAB_DATA (or --data-dir)
+    and downloaded with checksums when absent.
+    """
+
+
+@app.command("list", cls=_Command)
 def list_command(
     all_: Annotated[
         bool, typer.Option("--all", help="Also list hidden test and example experiments.")
@@ -119,11 +170,12 @@ def list_command(
         name = experiment.name + (" (hidden)" if experiment.hidden else "")
         table.add_row(
             escape(name),
-            escape(experiment.paper),
+            escape(short_title(experiment.paper)),
             escape(experiment.figure),
             escape(experiment.description),
         )
     table.columns[0].no_wrap = True
+    table.columns[1].no_wrap = True
     console.print(table)
 
 
@@ -140,7 +192,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@app.command()
+@app.command(cls=_Command)
 def show(
     name: Annotated[str, typer.Argument(metavar="NAME", help="An experiment name.")],
 ) -> None:
@@ -148,7 +200,10 @@ def show(
     experiment = _experiment(name)
     console = _stdout()
     console.print(f"[bold]{escape(experiment.name)}[/] (version {experiment.version})")
-    console.print(f"paper {escape(experiment.paper)}, {escape(experiment.figure)}")
+    console.print(f"paper {escape(short_title(experiment.paper))}, {escape(experiment.figure)}")
+    reference = REFERENCES.get(experiment.paper)
+    if reference is not None:
+        console.print(escape(reference.citation()))
     console.print()
     console.print(escape(experiment.claim))
     console.print()
@@ -167,9 +222,32 @@ def show(
         text = ", ".join(f"{k}={_format_value(v)}" for k, v in values.items()) or "(defaults)"
         presets.add_row(escape(preset), escape(text))
     console.print(presets)
+    _print_protocol(console, experiment)
+    if experiment.captions:
+        figures = Table("figure", "caption", title="Figures")
+        for stem, caption in experiment.captions.items():
+            figures.add_row(escape(stem), escape(caption))
+        figures.columns[0].no_wrap = True
+        console.print(figures)
     console.print(
         f"Run: robustlab run {escape(experiment.name)} --preset quick [--set FIELD=VALUE ...]"
     )
+
+
+def _print_protocol(console: Console, experiment: Experiment) -> None:
+    """The experiment's protocol table: paper, authors' code, robustlab, deviation."""
+    if not experiment.protocol:
+        console.print("Protocol: this experiment has no protocol table yet.")
+        return
+    table = Table(
+        "setting", "paper", "authors' code", "robustlab", "deviation and why", title="Protocol"
+    )
+    for row in experiment.protocol:
+        table.add_row(
+            *(escape(text) for text in (row.setting, row.paper, row.authors_code, row.robustlab)),
+            escape(row.deviation),
+        )
+    console.print(table)
 
 
 def _invocation(words: list[str]) -> str:
@@ -206,7 +284,7 @@ def _short(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-@app.command()
+@app.command(cls=_Command)
 def run(
     name: Annotated[str, typer.Argument(metavar="NAME|all", help="An experiment name, or 'all'.")],
     preset: Annotated[str, typer.Option(help="Preset: quick or paper.")] = "quick",
@@ -322,23 +400,34 @@ def run(
         _print_result(console, result)
 
 
-@app.command()
+@app.command(cls=_Command)
 def report(
     directory: Annotated[
         Path, typer.Argument(metavar="DIR", help="Results folder (default ./results).")
     ] = Path("results"),
+    single_file: Annotated[
+        bool,
+        typer.Option(
+            "--single-file",
+            help="Write DIR/report.html with every image embedded: one file to share.",
+        ),
+    ] = False,
 ) -> None:
     """Write DIR/index.html: every experiment's figures, settings, verdicts and command."""
     from robustlab.report import build_report, find_runs
 
     try:
-        path = build_report(directory)
+        path = build_report(directory, single_file=single_file)
     except FileNotFoundError as err:
         _fail(str(err))
-    except OSError as err:  # a read-only folder, a file in its place
+    except OSError as err:  # a read-only or full results folder: say so in one line
         _fail(f"cannot write the report into {directory}: {err.strerror or err}")
-    count = len(find_runs(directory))
-    _stdout().print(f"report of {count} run(s) written to {escape(str(path))}")
+    records = find_runs(directory)
+    _stdout().print(f"report of {len(records)} run(s) written to {escape(str(path))}")
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    for record in records:
+        for problem in record.problems:
+            console.print(f"[yellow]warning:[/] {escape(str(record.folder))}: {escape(problem)}")
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""Shared matplotlib helpers for experiment figures: Agg rendering, theory overlays, PNG output.
+"""Shared matplotlib helpers for experiment figures: Agg rendering, theory overlays, PNG and
+SVG output, legends that cover no data.
 
 Figures are built with matplotlib's object API (``new_figure``), which renders with Agg and
 needs no display and no pyplot global state; the ``robustlab`` command also sets
@@ -27,6 +28,8 @@ __all__ = [
     "MEASURED_STYLE",
     "THEORY_STYLE",
     "guard_log_axes",
+    "legend_below",
+    "legend_outside",
     "loglog",
     "mean_and_spread",
     "new_figure",
@@ -63,6 +66,21 @@ def loglog(ax: Axes, *, xlabel: str, ylabel: str, title: str | None = None) -> A
         ax.set_title(title)
     ax.grid(True, which="both", alpha=0.25)
     return ax
+
+
+def legend_outside(ax: Axes, **options: Any) -> None:
+    """The legend of ``ax`` to the right of its axes, where it covers no data."""
+    ax.legend(
+        **{"loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, **options}
+    )
+
+
+def legend_below(
+    fig: Figure, handles: Sequence[Any], labels: Sequence[str], **options: Any
+) -> None:
+    """One legend for the whole figure, under its panels (readable size, covers no data)."""
+    columns = max(1, min(len(labels), 4))
+    fig.legend(handles, labels, **{"loc": "outside lower center", "ncol": columns, **options})
 
 
 def mean_and_spread(table: pd.DataFrame, x: str, y: str, *, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -147,20 +165,27 @@ def guard_log_axes(fig: Figure) -> int:
     return changed
 
 
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Save ``fig`` as a PNG at ``path`` atomically (temporary + rename); close it if pyplot's.
+def save_figure(fig: Figure, path: str | Path, *, vector: bool = True) -> Path:
+    """Save ``fig`` as a PNG at ``path`` and, with ``vector``, as an SVG beside it (same stem).
 
+    Each file is written atomically (temporary + rename); the bounding box is fitted to every
+    artist, so a title or legend wider than the axes is not clipped. Closes ``fig`` if pyplot's.
     Log axes with nothing positive to show are drawn linear first (``guard_log_axes``).
+    Returns the PNG's path.
     """
     guard_log_axes(fig)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    targets = [(path, "png")] + ([(path.with_suffix(".svg"), "svg")] if vector else [])
     try:
-        fig.savefig(tmp, dpi=DPI, format="png")
-        os.replace(tmp, path)
+        for target, kind in targets:
+            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+            try:
+                fig.savefig(tmp, dpi=DPI, format=kind, bbox_inches="tight", pad_inches=0.05)
+                os.replace(tmp, target)
+            finally:
+                tmp.unlink(missing_ok=True)
     finally:
-        tmp.unlink(missing_ok=True)
         _close(fig)
     return path
 

@@ -38,9 +38,11 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
 8. **``def summarize(table: pd.DataFrame, config: Config) -> Summary``**: measured against
    predicted. ``Summary(headline={...}, verdicts=[...])``; each verdict has exactly the keys
    ``claim``, ``verdict`` ("consistent", "inconsistent" or "inconclusive"), ``measured``,
-   ``predicted``, ``reason``: state each as a claim of ``robustlab.theory.claims``
-   (``exponent``, ``bound``, ``trend``, ``paired_difference``, ``fraction``, ``within_factor``,
-   ``paper_table``, ``rank_order``, ``every``, ...), which return ``Verdict`` records.
+   ``predicted``, ``reason`` (and optionally ``settle``: what would settle an inconsistent or
+   inconclusive verdict, e.g. "the paper preset: n up to 60000"): state each as a claim of
+   ``robustlab.theory.claims`` (``exponent``, ``bound``, ``trend``, ``paired_difference``,
+   ``fraction``, ``within_factor``, ``paper_table``, ``rank_order``, ``every``, ...), which
+   return ``Verdict`` records.
 9. **``def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]``**: matplotlib
    figures by file stem (saved as ``figures/<stem>.png``), the theory curve drawn beside the
    measurement, axes labelled in the paper's notation; use ``robustlab.plotting``.
@@ -52,6 +54,9 @@ in ``robustlab/experiments/registry.py``. It reads top to bottom, and holds noth
     attack, budget, seeds, ...): what the paper says, what the authors' public code does where it
     exists and differs (else ``""``), what robustlab's presets do, and the deviation's reason
     (``""`` when robustlab follows the paper). ``robustlab show`` and the report print it.
+12. **``CAPTIONS: dict[str, str]``** (optional; placed right after ``PRESETS``): a caption per
+    figure stem that ``figures`` returns: what the figure shows and which paper figure it
+    reproduces. The report and the documentation print it under the figure.
 
 ``table`` is ``results.parquet``: the rows of every cell, one column per cell parameter plus
 the measurement columns. List-valued parameters that are not swept appear in the table as JSON
@@ -373,13 +378,16 @@ class Summary:
 def verdict_to_dict(verdict: Any) -> dict[str, Any]:
     """A verdict (dict or object with ``to_dict()``) as a checked dict.
 
-    Raises ValueError when keys differ from claim/verdict/measured/predicted/reason or the
-    verdict is not one of VERDICTS.
+    Raises ValueError when keys differ from claim/verdict/measured/predicted/reason (plus the
+    optional ``settle``: for an inconsistent or inconclusive verdict, the preset or setting
+    that would settle it, shown by the report) or the verdict is not one of VERDICTS.
     """
     data = verdict.to_dict() if hasattr(verdict, "to_dict") else dict(verdict)
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
-    if set(data) != keys:
+    if set(data) - {"settle"} != keys:
         raise ValueError(f"a verdict needs exactly the keys {sorted(keys)}, got {sorted(data)}")
+    if "settle" in data and not isinstance(data["settle"], str):
+        raise ValueError(f"a verdict's settle must be text, got {data['settle']!r}")
     if data["verdict"] not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {data['verdict']!r}")
     return data
@@ -447,6 +455,16 @@ def _describe_error(
     )
 
 
+def _captions(module: types.ModuleType) -> dict[str, str]:
+    """The module's optional ``CAPTIONS`` (figure stem -> caption), checked."""
+    captions = getattr(module, "CAPTIONS", {})
+    if not isinstance(captions, Mapping) or not all(
+        isinstance(key, str) and isinstance(text, str) for key, text in captions.items()
+    ):
+        raise TypeError(f"{module.__name__}.CAPTIONS must map figure stems (str) to captions (str)")
+    return dict(captions)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A loaded experiment module: its metadata, Config, presets and functions.
@@ -472,6 +490,7 @@ class Experiment:
     figures: Callable[[pd.DataFrame, Any], Mapping[str, Any]]
     estimate_memory: Callable[[Any], int] | None = None
     protocol: tuple[ProtocolRow, ...] = ()
+    captions: Mapping[str, str] = field(default_factory=dict)
 
     REQUIRED: ClassVar[tuple[str, ...]] = (
         "PAPER",
@@ -525,6 +544,7 @@ class Experiment:
             figures=module.figures,
             estimate_memory=getattr(module, "estimate_memory", None),
             protocol=tuple(getattr(module, "PROTOCOL", ())),
+            captions=_captions(module),
         )
 
     def fields(self) -> list[FieldInfo]:

@@ -138,6 +138,27 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "fig2_raw_by_width": (
+        "Paper 002 Fig. 2: the minimal flipping single gradient step on raw MNIST 0 vs 1 inputs "
+        "against d, per width m at the reference C0: ||delta||/||x||, ||grad_x f|| and "
+        "|eta|/||x||, with the predicted slopes -1/2, 1/2 and -1 dashed."
+    ),
+    "fig3_raw_by_C0": (
+        "Paper 002 Fig. 3: the same three quantities against d on raw inputs, per lazy radius C0 "
+        "at the reference width."
+    ),
+    "fig5_unit_by_width": (
+        "Paper 002 Fig. 5: as Fig. 2 with unit-norm inputs (||x|| = 1), per width m."
+    ),
+    "fig6_unit_by_C0": ("Paper 002 Fig. 6: as Fig. 3 with unit-norm inputs, per lazy radius C0."),
+    "fig7_histograms": (
+        "Paper 002 Fig. 7: histograms of the minimal flipping perturbation ||delta|| over the "
+        "test points at the largest d, reference width and C0."
+    ),
+}
+
 # The columns summarize and figures use; `_scaled_step` adds |eta| / ||x||.
 _QUANTITIES: dict[str, tuple[str, str, str]] = {
     # key: (column, LAZY_SCALINGS key, axis label in the paper's notation)

@@ -247,6 +247,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"seeds": 1},
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "error_vs_iterations": (
+        "Paper 000 (later version's simulations): ||w_t - w*|| against iteration t of Neuro-Tron "
+        "and of SGD on the square loss, per noise bound theta and input law, under the label-"
+        "noise oracles."
+    ),
+    "final_error_vs_theta": (
+        "Final error ||w_T - w*|| against the noise bound theta per (oracle, learner), with "
+        "Theorem II.1's bound at T and the w_adv lower bound of sec. II-A."
+    ),
+    "final_error_vs_beta": (
+        "Final error against the attack probability beta (the later version's beta sweep), per "
+        "learner and input law."
+    ),
+}
+
 
 # --------------------------------------------------------------------------- cells
 def _sweeps(config: Config, oracle: str) -> list[tuple[str, list[float], list[float]]]:

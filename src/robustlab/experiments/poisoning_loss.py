@@ -46,7 +46,13 @@ from robustlab.experiments.linear_training import (
 from robustlab.geometry import L21
 from robustlab.learners.trace import evaluate
 from robustlab.models import LinearModel
-from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
+from robustlab.plotting import (
+    legend_outside,
+    mean_and_spread,
+    new_figure,
+    plot_measured,
+    plot_theory,
+)
 from robustlab.poisoning import clean_label
 from robustlab.theory import claims
 from robustlab.theory.fitting import Verdict
@@ -204,6 +210,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 10,
     },
     "paper": {},
+}
+
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "accuracy_and_norms": (
+        "Paper 001 Fig. 1 (left, linear model on MNIST): clean test accuracy after retraining on "
+        "data poisoned under the l_{2,1} budget S = C sqrt(n), against C per poisoning loss "
+        "(the negated loss -l(-f) of the paper, a greedy negated variant, cross-entropy); right, "
+        "histograms of the per-sample perturbation norms ||delta_i|| at the largest C."
+    ),
 }
 
 
@@ -550,7 +566,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         reached = part[part["count"] > 0]["bin_high"].max()
         ax.set_xlim(0.0, max(float(reached), SIZE_FIVE) * 1.1)
         ax.set_title(f"C = {shown:g} (S/n = {shown / root_n:.2f})", fontsize=9)
-        ax.legend(fontsize=8)
+        legend_outside(ax, fontsize=8)
     ax.set_xlabel(r"per-sample perturbation $\|\delta_i\|_2$")
     ax.set_ylabel("number of training samples")
     ax.grid(True, alpha=0.25)

@@ -214,6 +214,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "excess_vs_n": (
+        "Paper 001 Fig. 2: excess loss (left) and excess error (right) of the poisoned linear "
+        "model against the sample size n per corruption rate C, with n = C^2 (the predicted "
+        "transition) dotted and n^-1/2 (Theorem 2.2) dashed."
+    ),
+    "transition_and_bound": (
+        "Left: excess loss against the per-sample budget C/sqrt(n), with the paper's transition "
+        "at C ~ sqrt(n) and the fitted one. Right: the excess loss beside Theorem 2.2's bound (T "
+        "= n), dashed."
+    ),
+}
+
 
 def cells(config: Config) -> list[Cell]:
     """One cell per (seed, n, C)."""

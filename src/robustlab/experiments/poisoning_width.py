@@ -226,6 +226,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "accuracy_vs_width": (
+        "Paper 001 Fig. 3 (MNIST panel): clean test accuracy against width m per poisoning regime"
+        " (clean, A: l_{2,1}, B: per-sample l2, C: label flips), mean and +-1 sd over seeds, one "
+        "panel per network family; the predicted width limits drawn as vertical lines."
+    ),
+}
+
 
 def cells(config: Config) -> list[Cell]:
     """One cell per (seed, family, regime); each cell poisons once and trains every width."""

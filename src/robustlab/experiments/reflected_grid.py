@@ -171,6 +171,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"points_per_axis": [800], "radius": [PAPER_RADIUS]},
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "topk_flips": (
+        "Paper 004 Fig. 2: top-k grid attacks on x = [3, 2, 1] with the identity model, ||delta||"
+        " <= nu: fraction of flips per loss (reflected, cross-entropy, margin) against the grid "
+        "resolution and radius, one panel per k."
+    ),
+}
+
 
 def cells(config: Config) -> list[Cell]:
     """One cell per (grid size, radius, loss); the search is deterministic."""

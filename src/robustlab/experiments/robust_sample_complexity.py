@@ -33,12 +33,13 @@ import numpy.typing as npt
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from pydantic import Field, field_validator, model_validator
 from scipy import stats
 
 from robustlab.data.synthetic import schmidt_bernoulli, schmidt_gaussian
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, ProtocolRow, Summary
-from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.plotting import legend_below, loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
 from robustlab.theory.fitting import SlopeFit, Verdict, fit_loglog_slope
 from robustlab.theory.schmidt import (
@@ -203,6 +204,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         "replicates": 10,
         "seeds": 3,
     },
+}
+
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "gaussian_errors": (
+        "Schmidt et al. 2018 (paper 003 slides), Gaussian model: standard and robust (l_inf, eps)"
+        " test error of w = sum_i y_i x_i against n, one panel per d, with the sample sizes of "
+        "eqs. (16) and (17) marked."
+    ),
+    "gaussian_sample_complexity": (
+        "Gaussian model: the n that reaches 1% robust error against d, beside the upper bound c' "
+        "eps^2 sqrt(d) (eq. 17), the lower bound c eps^2 sqrt(d)/log d (eq. 16) and the closed "
+        "form of w = sum_i y_i x_i."
+    ),
+    "bernoulli_errors": (
+        "Bernoulli model: standard and robust error against n per d, with n = gamma^2 d and the "
+        "error 1/2 - gamma of eq. (18) marked."
+    ),
 }
 
 _SHARED = ("n_samples", "replicates", "dtype")
@@ -693,11 +712,16 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ax.axhline(robust_error_lower_bound(d), color="black", linestyle=":", linewidth=0.8)
         title = rf"Gaussian, $d={d}$, $\sigma={config.sigma_coef:g}d^{{1/4}}$"
         _error_axes(ax, title, config.n_samples)
-    axes[0].legend(
-        fontsize=7,
-        title=r"--: $n=c'\epsilon^2\sqrt{d}$, 1%;  : $n=c\epsilon^2\sqrt{d}/\log d$, $(1-1/d)/2$",
-        title_fontsize=6,
-    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="black", linestyle="--", linewidth=1)] * 2
+    handles += [Line2D([], [], color="black", linestyle=":", linewidth=1)] * 2
+    labels += [
+        r"vertical: $n=c'\epsilon^2\sqrt{d}$ (upper, eq. 17)",
+        "horizontal: 1% error (target)",
+        r"vertical: $n=c\epsilon^2\sqrt{d}/\log d$ (lower, eq. 16)",
+        r"horizontal: $(1-1/d)/2$ (robust error floor)",
+    ]
+    legend_below(fig, handles, labels, fontsize=10)
     out["gaussian_errors"] = fig
 
     points = sample_complexities(table, config.target_error)

@@ -52,6 +52,15 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"dim": [4, 16, 64, 256, 1024, 4096], "n_pairs": 100_000, "seeds": 10},
 }
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "inner_products": (
+        "Mean |<x, x'>| and mean <x, x'>^2 of independent uniform points on the sphere against d "
+        "(log-log), with the exact expectations (slopes -1/2 and -1) dashed. An example "
+        "experiment; it reproduces no paper figure."
+    ),
+}
+
 
 def cells(config: Config) -> list[Cell]:
     """One cell per (seed, d)."""

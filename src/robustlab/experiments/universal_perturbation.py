@@ -40,7 +40,7 @@ from robustlab.data.synthetic import random_labels_sphere, sphere
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, ProtocolRow, Summary
 from robustlab.learners import gradient_flow
 from robustlab.models.two_layer import TwoLayerNet
-from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.plotting import legend_outside, loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
 from robustlab.theory.fitting import SlopeFit, Verdict, fit_loglog_slope
 
@@ -146,6 +146,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         "networks": 5,
         "seeds": 1,
     },
+}
+
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "perturbation_norm": (
+        "Vardi et al. 2022 (paper 003 slides): norm of the universal perturbation delta = eta "
+        "sum_i y_i x_i that flips every training point of a gradient-flow-trained net, (a) "
+        "against d and (b) against n, with sqrt(d/(c^2 n)) dashed."
+    ),
+    "relative_size": (
+        "||delta|| / sqrt(d) against d per n: the perturbation is o(sqrt(d)) only as n grows with"
+        " d."
+    ),
 }
 
 _SWEPT = ("dim", "n_samples", "theorem_n_coef", "seeds")
@@ -492,7 +505,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=r"$\|\delta\|$, $\delta=\eta\sum_i y_i x_i$",
         title="(a) universal perturbation vs d",
     )
-    left.legend(fontsize=7)
+    legend_outside(left, fontsize=8)
 
     for k, d in enumerate(config.dim):
         rows = table[table["dim"] == d]
@@ -508,7 +521,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=r"$\|\delta\|$",
         title="(b) universal perturbation vs n",
     )
-    right.legend(fontsize=7)
+    legend_outside(right, fontsize=8)
 
     fig2, ax = new_figure()
     for n in config.n_samples:
@@ -528,5 +541,5 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         ylabel=r"$\|\delta\| / \sqrt{d}$",
         title=r"relative size: $o(\sqrt{d})$ needs $n\to\infty$",
     )
-    ax.legend(fontsize=7)
+    legend_outside(ax, fontsize=8)
     return {"perturbation_norm": fig, "relative_size": fig2}

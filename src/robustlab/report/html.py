@@ -1,51 +1,77 @@
-"""A static, self-contained HTML report of every run under a results folder.
+"""A static HTML report of every run under a results folder.
 
 ``build_report(DIR)`` writes ``DIR/index.html``: a table of contents with each experiment's
-verdict counts, then one section per run folder (one holding ``config.json``) with its
-figures (relative links), headline figures, verdicts (colored), predictions, settings and the
-command that reproduces it. Every piece of text is HTML-escaped; nothing is fetched from the
-network, so the page opens from disk.
+paper and verdict counts, then one section per run folder (one holding ``config.json``) with
+its figures and captions (PNG in the page, SVG linked), the verdicts (with the reason, and what
+would settle each inconsistent or inconclusive one), headline figures (numbers to 4 significant
+digits, nested values as small tables), the protocol table, predictions, settings, links to the
+run's data files and the command that reproduces it; the papers cited close the page.
+``build_report(DIR, single_file=True)`` writes ``DIR/report.html`` with every image embedded,
+a page that can be shared alone.
+
+What the report reads is validated (``robustlab.report.schema``): a run whose config.json or
+summary.json is not JSON or has wrong values is shown as broken, with the problem; a figure
+path outside the run folder is refused. Every piece of text is HTML-escaped; nothing is
+fetched from the network and the page holds no script.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from robustlab.experiments.base import Experiment
+from robustlab.references import REFERENCES, Reference, short_title
+from robustlab.report.schema import (
+    RunConfigFile,
+    SummaryFile,
+    VerdictRecord,
+    figure_path,
+    load_config_file,
+    load_summary_file,
+)
+from robustlab.report.values import Html, mapping_html, table_html, value_text
 from robustlab.runner.store import PREVIOUS_DIR, atomic_write
 
-__all__ = ["RunRecord", "build_report", "find_runs", "render_report"]
+__all__ = ["SINGLE_FILE", "RunRecord", "build_report", "find_runs", "render_report"]
 
 logger = logging.getLogger(__name__)
+
+SINGLE_FILE = "report.html"
+"""The name of the self-contained report (images embedded) beside index.html."""
+
+DATA_FILES: tuple[str, ...] = ("results.parquet", "summary.json", "config.json")
 
 _SKIP = {"cells", "figures", PREVIOUS_DIR}
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em;
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 76em; padding: 0 1em;
        color: #222; line-height: 1.4; }
 h1 { margin-bottom: 0.2em; }
 h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2.5em; }
 table { border-collapse: collapse; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
+table.compact { margin: 0; font-size: 0.9em; }
+table.compact td { border-color: #eee; padding: 0.1em 0.4em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .consistent { background: #d9f2d9; color: #145214; }
 .inconsistent { background: #f8d7d7; color: #7a1010; }
 .inconclusive { background: #fff1c2; color: #6b5200; }
-.missing { background: #eee; color: #555; }
+.missing, .broken { background: #eee; color: #555; }
+.broken { background: #f8d7d7; color: #7a1010; padding: 0.4em; }
 .verdict { font-weight: bold; }
-figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; max-width: 100%; vertical-align: top; }
 figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { font-size: 0.85em; color: #555; }
+figcaption { font-size: 0.9em; color: #333; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 .meta { color: #555; }
 """
@@ -53,134 +79,119 @@ pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; }
 
 @dataclass(frozen=True)
 class RunRecord:
-    """What the report needs from one run folder."""
+    """What the report needs from one run folder; ``problems`` make it a broken run."""
 
     folder: Path
-    config: dict[str, Any]
-    summary: dict[str, Any] | None
+    config: RunConfigFile | None
+    summary: SummaryFile | None
     figures: list[Path] = field(default_factory=list)
     finished_cells: int = 0
+    problems: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         """The experiment's name (from config.json, else the folder's)."""
-        return str(self.config.get("experiment", self.folder.name))
+        if self.config is not None and self.config.experiment:
+            return self.config.experiment
+        return self.folder.name
+
+    @property
+    def status(self) -> str:
+        """``broken`` (a file could not be used), ``finished`` or ``incomplete``."""
+        if self.problems:
+            return "broken"
+        return "finished" if self.summary is not None else "incomplete"
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        logger.warning("skipping unreadable %s: %s", path, err)
-        return None
-    return data if isinstance(data, dict) else None
+def _figures(path: Path, summary: SummaryFile | None) -> tuple[list[Path], list[str]]:
+    if summary is None or summary.figures is None:
+        return sorted((path / "figures").glob("*.png")), []
+    figures, problems = [], []
+    for name in summary.figures:
+        try:
+            figures.append(figure_path(path, name))
+        except ValueError as err:
+            problems.append(f"summary.json: {err}; not shown")
+    return figures, problems
+
+
+def _record(path: Path, files: list[str]) -> RunRecord:
+    config, problem = load_config_file(path / "config.json")
+    problems = [problem] if problem else []
+    summary = None
+    if "summary.json" in files:
+        summary, problem = load_summary_file(path / "summary.json")
+        problems += [problem] if problem else []
+    figures, refused = _figures(path, summary)
+    cells = path / "cells"
+    finished = len(list(cells.glob("*.parquet"))) if cells.is_dir() else 0
+    return RunRecord(path, config, summary, figures, finished, (*problems, *refused))
 
 
 def find_runs(root: str | Path) -> list[RunRecord]:
     """Every run folder under ``root`` (one holding config.json), sorted by path.
 
     Hidden folders (``.previous`` holds what ``--fresh`` moved aside) and the cells/figures
-    folders of a run are not searched.
+    folders of a run are not searched. A run whose files cannot be used is returned with its
+    ``problems`` (shown as broken), never dropped.
     """
     root = Path(root)
     records = []
     for folder, subfolders, files in os.walk(root):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d not in _SKIP)
-        if "config.json" not in files:
-            continue
-        path = Path(folder)
-        config = _read_json(path / "config.json")
-        if config is None:
-            continue
-        summary = _read_json(path / "summary.json") if "summary.json" in files else None
-        if summary is not None and isinstance(summary.get("figures"), list):
-            figures = [path / str(name) for name in summary["figures"]]
-        else:
-            figures = sorted((path / "figures").glob("*.png"))
-        cells = path / "cells"
-        finished = len(list(cells.glob("*.parquet"))) if cells.is_dir() else 0
-        records.append(RunRecord(path, config, summary, figures, finished))
+        if "config.json" in files:
+            records.append(_record(Path(folder), files))
     return sorted(records, key=lambda record: record.folder.as_posix())
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return "" if value is None else str(value)
-
-
 def _esc(value: Any) -> str:
-    return html.escape(_text(value), quote=True)
+    return html.escape(value_text(value), quote=True)
 
 
 def _anchor(index: int, name: str) -> str:
     return f"run-{index}-" + re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
 
 
-def _counts(record: RunRecord) -> dict[str, int]:
-    if record.summary is None:
-        return {}
-    counts = record.summary.get("verdict_counts")
-    if isinstance(counts, dict):
-        return {str(k): int(v) for k, v in counts.items()}
-    tally: dict[str, int] = {}
-    for verdict in record.summary.get("verdicts", []):
-        kind = str(verdict.get("verdict"))
-        tally[kind] = tally.get(kind, 0) + 1
-    return tally
+def _experiment(record: RunRecord) -> Experiment | None:
+    from robustlab.experiments.registry import UnknownExperimentError, get_experiment
+
+    try:
+        return get_experiment(record.name)
+    except (UnknownExperimentError, TypeError, ValueError):
+        return None
 
 
-def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _cell(value: Any, css: str = "") -> str:
-    numeric = isinstance(value, int | float) and not isinstance(value, bool)
-    classes = " ".join(filter(None, [css, "num" if numeric else ""]))
-    attr = f' class="{html.escape(classes)}"' if classes else ""
-    return f"<td{attr}>{_esc(value)}</td>"
-
-
-def _verdict_class(kind: Any) -> str:
-    return str(kind) if kind in ("consistent", "inconsistent", "inconclusive") else "missing"
+def _paper(record: RunRecord) -> str:
+    paper = record.config.paper if record.config is not None else None
+    if paper is None and record.summary is not None:
+        paper = getattr(record.summary, "paper", None)
+    return str(paper) if paper is not None else ""
 
 
 def _toc(records: list[RunRecord], root: Path) -> str:
-    rows = []
+    rows, classes = [], []
     for index, record in enumerate(records):
-        counts = _counts(record)
-        link = (
-            f'<td><a href="#{_anchor(index, record.name)}">{html.escape(record.name)}</a>'
-            f"{_location(record, root)}</td>"
-        )
-        status = "finished" if record.summary is not None else "incomplete"
+        counts = record.summary.counts() if record.summary is not None else {}
+        config = record.config
+        text = html.escape(record.name, quote=True)
+        link = f'<a href="#{_anchor(index, record.name)}">{text}</a>{_location(record, root)}'
         rows.append(
             [
-                link,
-                _cell(record.config.get("paper")),
-                _cell(record.config.get("figure")),
-                _cell(record.config.get("preset")),
-                _cell(counts.get("consistent", 0), "consistent"),
-                _cell(counts.get("inconsistent", 0), "inconsistent"),
-                _cell(counts.get("inconclusive", 0), "inconclusive"),
-                _cell(status, "" if record.summary is not None else "missing"),
+                Html(link),
+                short_title(_paper(record)),
+                config.figure if config else None,
+                config.preset if config else None,
+                counts.get("consistent", 0),
+                counts.get("inconsistent", 0),
+                counts.get("inconclusive", 0),
+                record.status,
             ]
         )
-    header = (
-        "experiment",
-        "paper",
-        "figure",
-        "preset",
-        "consistent",
-        "inconsistent",
-        "inconclusive",
-        "status",
-    )
-    return _table(header, rows)
+        status_class = {"broken": "broken", "incomplete": "missing"}.get(record.status, "")
+        classes.append(["", "", "", "", "consistent", "inconsistent", "inconclusive", status_class])
+    header: tuple[str, ...] = ("experiment", "paper", "figure", "preset", "consistent")
+    header += ("inconsistent", "inconclusive", "status")
+    return table_html(header, rows, classes=classes)
 
 
 def _location(record: RunRecord, root: Path) -> str:
@@ -190,98 +201,204 @@ def _location(record: RunRecord, root: Path) -> str:
     return f' <span class="meta">({html.escape(relative)})</span>'
 
 
-def _figures(record: RunRecord, root: Path) -> str:
+def _src(path: Path, root: Path, embed: bool) -> str:
+    if embed:
+        kind = "svg+xml" if path.suffix.lower() == ".svg" else "png"
+        return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return quote(path.relative_to(root).as_posix())
+
+
+def _figure_html(record: RunRecord, experiment: Experiment | None, root: Path, embed: bool) -> str:
+    captions = experiment.captions if experiment is not None else {}
     parts = []
     for path in record.figures:
         if not path.is_file():
             parts.append(f'<p class="missing">missing figure {html.escape(path.name)}</p>')
             continue
-        src = quote(path.relative_to(root).as_posix())
+        caption = captions.get(path.stem, "")
+        links = [f"<b>{html.escape(path.stem)}</b>"]
+        vector = path.with_suffix(".svg")
+        if not embed and path.suffix.lower() == ".png" and vector.is_file():
+            links.append(f'<a href="{html.escape(_src(vector, root, False), quote=True)}">SVG</a>')
+        alt = f"{record.name}: {caption or path.stem}"
         parts.append(
-            f'<figure><img src="{html.escape(src, quote=True)}" '
-            f'alt="{html.escape(record.name + ": " + path.stem, quote=True)}">'
-            f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
+            f'<figure><img src="{html.escape(_src(path, root, embed), quote=True)}" '
+            f'alt="{html.escape(alt, quote=True)}">'
+            f"<figcaption>{' · '.join(links)}"
+            f"{': ' + html.escape(caption) if caption else ''}</figcaption></figure>"
         )
     return "".join(parts) or "<p>No figures.</p>"
 
 
-def _mapping_table(data: Mapping[str, Any], header: tuple[str, str]) -> str:
-    return _table(header, ([_cell(key), _cell(value)] for key, value in data.items()))
+def _settle(verdict: VerdictRecord, record: RunRecord) -> str:
+    """What would settle a verdict that is not consistent: the experiment's word, else the
+    run's preset tells: a quick run is settled by the paper preset."""
+    if verdict.verdict == "consistent":
+        return ""
+    if verdict.settle:
+        return verdict.settle
+    preset = record.config.preset if record.config is not None else None
+    if preset != "paper":
+        return (
+            f"this {preset or 'custom'} run is smaller than the paper's; the paper's settings: "
+            f"robustlab run {record.name} --preset paper"
+        )
+    return "the paper preset gives this verdict: see the reason, and the protocol table"
 
 
-def _section(index: int, record: RunRecord, root: Path) -> str:
+def _verdicts(summary: SummaryFile, record: RunRecord) -> str:
+    rows, classes = [], []
+    for verdict in summary.verdicts:
+        rows.append(
+            [
+                verdict.claim,
+                verdict.verdict,
+                verdict.measured,
+                verdict.predicted,
+                verdict.reason,
+                _settle(verdict, record),
+            ]
+        )
+        classes.append(["", f"verdict {verdict.verdict}"])
+    header = ("claim", "verdict", "measured", "predicted", "reason", "what would settle it")
+    return table_html(header, rows, classes=classes)
+
+
+def _protocol(experiment: Experiment | None) -> str:
+    if experiment is None or not experiment.protocol:
+        return ""
+    rows = [
+        [row.setting, row.paper, row.authors_code, row.robustlab, row.deviation]
+        for row in experiment.protocol
+    ]
+    header = ("setting", "paper", "authors' code", "robustlab", "deviation and why")
+    return "<h3>Protocol</h3>" + table_html(header, rows)
+
+
+def _data_links(record: RunRecord, root: Path) -> str:
+    links = [
+        f'<a href="{html.escape(_src(record.folder / name, root, False), quote=True)}">'
+        f"{html.escape(name)}</a>"
+        for name in DATA_FILES
+        if (record.folder / name).is_file()
+    ]
+    return f'<p class="meta">Data: {" · ".join(links)}</p>' if links else ""
+
+
+def _meta(record: RunRecord) -> str:
     config = record.config
+    if config is None:
+        return ""
+    reference = REFERENCES.get(_paper(record))
+    items = []
+    if reference is not None:
+        title = html.escape(short_title(reference.paper))
+        items.append(f'<a href="#ref-{html.escape(reference.paper)}">{title}</a>')
+    elif config.paper:
+        items.append(f"paper {_esc(config.paper)}")
+    labelled = (
+        ("", config.figure),
+        ("preset ", config.preset),
+        ("version ", config.version),
+        ("robustlab ", config.robustlab_version),
+        ("device ", config.device),
+    )
+    items += [f"{label}{_esc(value)}" for label, value in labelled if value is not None]
+    line = f'<p class="meta">{" · ".join(items)}</p>' if items else ""
+    return line + (f"<p>{_esc(config.description)}</p>" if config.description else "")
+
+
+def _section(index: int, record: RunRecord, root: Path, embed: bool) -> str:
+    experiment = _experiment(record)
     parts = [
         f'<section id="{_anchor(index, record.name)}">',
         f"<h2>{html.escape(record.name)}{_location(record, root)}</h2>",
-        f'<p class="meta">paper {_esc(config.get("paper"))} · {_esc(config.get("figure"))} · '
-        f"preset {_esc(config.get('preset'))} · version {_esc(config.get('version'))} · "
-        f"robustlab {_esc(config.get('robustlab_version'))} · "
-        f"device {_esc(config.get('device'))}</p>",
-        f"<p>{_esc(config.get('description'))}</p>",
+        _meta(record),
     ]
+    if record.problems:
+        items = "".join(f"<li>{html.escape(problem)}</li>" for problem in record.problems)
+        parts.append(f'<div class="broken"><b>Broken run</b>: <ul>{items}</ul></div>')
     summary = record.summary
     if summary is None:
-        total = config.get("n_cells", "?")
+        total = record.config.n_cells if record.config is not None else None
+        command = record.config is not None and (record.config.reproduce or record.config.command)
         parts.append(
-            f'<p class="missing">Incomplete run: {record.finished_cells} of {_esc(total)} '
-            "cells finished; rerun the command below to complete it.</p>"
+            f'<p class="missing">No usable summary: {record.finished_cells} of '
+            f"{_esc(total if total is not None else '?')} cells finished"
+            + ("; rerun the command below to complete it.</p>" if command else ".</p>")
         )
     else:
-        parts.append(_figures(record, root))
-        verdicts = summary.get("verdicts", [])
-        if verdicts:
-            parts.append("<h3>Theory against measurement</h3>")
-            rows = [
-                [
-                    _cell(v.get("claim")),
-                    _cell(v.get("verdict"), f"verdict {_verdict_class(v.get('verdict'))}"),
-                    _cell(v.get("measured")),
-                    _cell(v.get("predicted")),
-                    _cell(v.get("reason")),
-                ]
-                for v in verdicts
-            ]
-            parts.append(_table(("claim", "verdict", "measured", "predicted", "reason"), rows))
-        headline = summary.get("headline") or {}
-        if headline:
+        parts.append(_figure_html(record, experiment, root, embed))
+        if summary.verdicts:
+            parts.append("<h3>Theory against measurement</h3>" + _verdicts(summary, record))
+        if summary.headline:
             parts.append("<h3>Headline figures</h3>")
-            parts.append(_mapping_table(headline, ("quantity", "value")))
-        predictions = summary.get("predictions") or {}
-        if predictions:
+            parts.append(mapping_html(summary.headline, ("quantity", "value")))
+        if summary.predictions:
             parts.append("<details><summary>Predictions from theory</summary>")
-            parts.append(_mapping_table(predictions, ("quantity", "predicted")))
+            parts.append(mapping_html(summary.predictions, ("quantity", "predicted")))
             parts.append("</details>")
-        parts.append(
-            f'<p class="meta">{_esc(summary.get("n_cells"))} cells, '
-            f"{_esc(summary.get('n_rows'))} rows in results.parquet</p>"
-        )
-    settings = config.get("config") or {}
-    parts.append("<details><summary>Settings</summary>")
-    parts.append(_mapping_table(settings, ("field", "value")))
-    parts.append("</details>")
-    command = config.get("reproduce") or config.get("command")
-    if command:
-        parts.append("<h3>Reproduce</h3>")
-        parts.append(f"<pre><code>{_esc(command)}</code></pre>")
+        if summary.n_cells is not None and summary.n_rows is not None:
+            parts.append(
+                f'<p class="meta">{_esc(summary.n_cells)} cells, '
+                f"{_esc(summary.n_rows)} rows in results.parquet</p>"
+            )
+    parts.append(_protocol(experiment))
+    parts.append(_data_links(record, root))
+    if record.config is not None:
+        parts.append("<details><summary>Settings</summary>")
+        parts.append(table_html(("field", "value"), record.config.config.items()))
+        parts.append("</details>")
+        command = record.config.reproduce or record.config.command
+        if command:
+            parts.append("<h3>Reproduce</h3>")
+            parts.append(f"<pre><code>{html.escape(command)}</code></pre>")
     parts.append("</section>")
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
-def render_report(records: list[RunRecord], root: str | Path) -> str:
-    """The report page for ``records`` (folders under ``root``) as an HTML string."""
+def _references() -> str:
+    rows = [_reference_row(reference) for reference in REFERENCES.values()]
+    header = ("paper", "title", "authors", "venue", "year", "link")
+    ids = [f"ref-{paper}" for paper in REFERENCES]
+    table = table_html(header, rows, row_ids=ids)
+    return f'<section id="references"><h2>Papers</h2>{table}</section>'
+
+
+def _reference_row(reference: Reference) -> list[Any]:
+    title = reference.title + (f" ({reference.note})" if reference.note else "")
+    links = [(reference.link, "paper"), (reference.code, "authors' code")]
+    link = " · ".join(
+        f'<a href="{html.escape(url, quote=True)}">{label}</a>' for url, label in links if url
+    )
+    return [
+        short_title(reference.paper),
+        title,
+        reference.authors,
+        reference.venue,
+        reference.year,
+        Html(link),
+    ]
+
+
+def render_report(records: list[RunRecord], root: str | Path, *, embed: bool = False) -> str:
+    """The report page for ``records`` (folders under ``root``) as an HTML string.
+
+    ``embed``: images inline as data URIs (a single file that can be shared alone).
+    """
     root = Path(root)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = [
         "<h1>robustlab results</h1>",
         f'<p class="meta">{len(records)} run(s) under {html.escape(str(root))}; '
-        f"generated {html.escape(stamp)}.</p>",
+        f'generated {html.escape(stamp)}; <a href="#references">the papers</a>.</p>',
     ]
     if records:
         body.append(_toc(records, root))
-        body.extend(_section(index, record, root) for index, record in enumerate(records))
+        body.extend(_section(index, record, root, embed) for index, record in enumerate(records))
     else:
         body.append("<p>No results yet: run <code>robustlab run NAME</code> first.</p>")
+    body.append(_references())
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -291,14 +408,15 @@ def render_report(records: list[RunRecord], root: str | Path) -> str:
     )
 
 
-def build_report(root: str | Path = "results") -> Path:
-    """Write ``root/index.html`` from every run under ``root``. Returns its path.
+def build_report(root: str | Path = "results", *, single_file: bool = False) -> Path:
+    """Write ``root/index.html`` (images linked) from every run under ``root``; with
+    ``single_file``, ``root/report.html`` with every image embedded. Returns its path.
 
     Raises FileNotFoundError when ``root`` is not a folder.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no results folder at {root}; run `robustlab run NAME` first")
-    page = render_report(find_runs(root), root)
-    target = root / "index.html"
+    page = render_report(find_runs(root), root, embed=single_file)
+    target = root / (SINGLE_FILE if single_file else "index.html")
     return atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
