@@ -13,7 +13,7 @@ images under the choices the paper leaves open, one at a time:
 - mean over a batch of B: the same with the loss averaged over a minibatch of B test images
   (PyTorch's default reduction), i.e. each sample's step divided by B (B = 100, 2115);
 - normalized: the l2 step of the Adversarial ML Tutorial the paper cites (eta g / ||g||);
-- steps: 10 or 40 instead of 20; box: clipped to [0, 1]; random start in the ball.
+- steps: 10 or 40 instead of 20; box: clipped to [0, 1] (also with B = 100); random start.
 Prints the mean robust test error over the members beside the paper's value for each.
 """
 
@@ -57,6 +57,7 @@ def _variants(nu: float) -> dict[str, Callable[[str], Callable[..., AttackResult
         "raw, 10 steps": lambda loss: raw(loss, steps=10),
         "raw, 40 steps": lambda loss: raw(loss, steps=40),
         "raw, clipped to [0, 1]": lambda loss: raw(loss, box=(0.0, 1.0)),
+        "raw, mean over B = 100, clipped": lambda loss: raw(loss, scale=1 / 100, box=(0.0, 1.0)),
         "raw, random start": lambda loss: partial(
             pgd,
             eps=nu,
