@@ -32,9 +32,11 @@ the top layer is trained too (train_top=True: FGSM 0.236, PGD-inf 0.033, R-PGD-i
 every linf attack gives 0.022. (2) Why PGD-2 is 5-11x the paper's value: with the logistic loss
 averaged over a minibatch of B test images (PyTorch's default reduction) each sample's raw step
 is divided by B; B = 100 gives PGD-2 0.0032 (paper 0.003) against 0.032 with per-sample steps,
-while R-PGD-2 stays at 0.405 (its raw step still reaches the ball's boundary). The number of
-steps (10 / 40: 0.026 / 0.035), clipping to [0, 1] (0.026) do not explain it; a random start
-(0.163) or normalized steps (0.406) make PGD-2 stronger still.
+while R-PGD-2 stays at 0.405 (its raw step still reaches the ball's boundary); with clipping
+to [0, 1] as well, PGD-2 0.0026 and R-PGD-2 0.275 (paper 0.003, 0.256). The number of steps
+(10 / 40: 0.026 / 0.035) or clipping alone (0.026) do not explain it; a random start (0.163) or
+normalized steps (0.406) make PGD-2 stronger still. The presets keep per-sample steps and no
+clipping (a batch-dependent step is a property of the authors' likely code, not of Algorithm 1).
 """
 
 from __future__ import annotations
