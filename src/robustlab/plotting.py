@@ -21,8 +21,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+from robustlab.losses import logistic, reflected
 
 __all__ = [
     "MEASURED_STYLE",
@@ -31,6 +34,7 @@ __all__ = [
     "legend_below",
     "legend_outside",
     "loglog",
+    "margin_loss_figure",
     "mean_and_spread",
     "new_figure",
     "plot_measured",
@@ -163,6 +167,32 @@ def guard_log_axes(fig: Figure) -> int:
                 color="gray",
             )
     return changed
+
+
+def margin_loss_figure(z_max: float = 4.0) -> Figure:
+    """Paper 004 Fig. 1: the 0-1 loss (red), the logistic loss l(z) = log(1 + e^{-z}) (blue) and
+    the reflected loss l_-(z) = -log(1 + e^{z}) (green), a concave lower bound on the 0-1 loss,
+    against the margin z = y f(x); the curves come from ``robustlab.losses``.
+
+    Raises ValueError for z_max <= 0.
+    """
+    if not z_max > 0:
+        raise ValueError(f"z_max must be > 0, got {z_max}")
+    z = torch.linspace(-z_max, z_max, 401, dtype=torch.float64)
+    fig, ax = new_figure(width=4.8, height=3.4)
+    ax.plot(z.numpy(), (z <= 0).to(torch.float64).numpy(), color="tab:red", label="0-1 loss")
+    ax.plot(z.numpy(), logistic(z).numpy(), color="tab:blue", label=r"$\ell(z) = \log(1+e^{-z})$")
+    ax.plot(
+        z.numpy(), reflected(z).numpy(), color="tab:green", label=r"$\ell_-(z) = -\log(1+e^{z})$"
+    )
+    ax.axhline(0.0, color="gray", linewidth=0.6)
+    ax.axvline(0.0, color="gray", linewidth=0.6)
+    ax.set_xlabel(r"margin $z = y f(x)$")
+    ax.set_ylabel("loss")
+    ax.set_title("paper 004 Fig. 1: the losses of the margin", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(True, alpha=0.25)
+    return fig
 
 
 def save_figure(fig: Figure, path: str | Path, *, vector: bool = True) -> Path:

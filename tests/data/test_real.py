@@ -410,3 +410,33 @@ def test_cifar10_truncated_bad_label_and_missing(tmp_path: Path) -> None:
         load_cifar10("test", data_dir=tmp_path)
     with pytest.raises(DataNotFoundError, match=r"cifar-10-batches-bin/data_batch_1.bin not found"):
         load_cifar10("train", data_dir=tmp_path / "elsewhere")
+
+
+def test_bilinear_downsampling_matches_pixel_centre_interpolation() -> None:
+    """method="bilinear" (no antialiasing): output (i, j) interpolates the input at the pixel
+    centre ((i + 1/2) 28/k - 1/2, (j + 1/2) 28/k - 1/2), edges clamped; float64 brute force."""
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(3, 784, generator=g, dtype=torch.float64)
+    for d in (25, 49, 100, 400):
+        k = math.isqrt(d)
+        small = downsample(x, d, method="bilinear").reshape(3, k, k)
+        images = x.reshape(3, 28, 28)
+        expected = torch.empty(3, k, k, dtype=torch.float64)
+        for i in range(k):
+            for j in range(k):
+                u = max((i + 0.5) * 28 / k - 0.5, 0.0)
+                v = max((j + 0.5) * 28 / k - 0.5, 0.0)
+                i0, j0 = min(int(u), 27), min(int(v), 27)
+                i1, j1 = min(i0 + 1, 27), min(j0 + 1, 27)
+                a, b = u - i0, v - j0
+                expected[:, i, j] = (
+                    (1 - a) * (1 - b) * images[:, i0, j0]
+                    + (1 - a) * b * images[:, i0, j1]
+                    + a * (1 - b) * images[:, i1, j0]
+                    + a * b * images[:, i1, j1]
+                )
+        torch.testing.assert_close(small, expected)
+        assert not torch.allclose(small.reshape(3, d), downsample(x, d))  # differs from area
+    assert downsample(x, 784, method="bilinear") is x
+    with pytest.raises(ValueError, match="method must be one of"):
+        downsample(x, 49, method="nearest")  # type: ignore[arg-type]

@@ -243,3 +243,44 @@ def test_param_grad_reuses_a_given_preactivation() -> None:
     f = torch.relu(torch.einsum("nd,emd->enm", x, W)) @ net.a.detach().unsqueeze(-1) * net.scale
     (grad,) = torch.autograd.grad((f.squeeze(-1) * weights).sum(), W)
     torch.testing.assert_close(reused, grad)
+
+
+def test_downsampling_and_hidden_bias_options_change_the_cell(data_dir: Path) -> None:
+    """Issue 9 item 5: bilinear resizing (the authors' code) and the section 5.1 hidden bias
+    are options; each gives other inputs or another net, and still flips every point."""
+    ctx = CellContext(data_dir=data_dir)
+    area = pd.DataFrame(experiment.run_cell(_tiny_cell(normalization="raw"), ctx))
+    bilinear = pd.DataFrame(
+        experiment.run_cell(_tiny_cell(normalization="raw", downsample="bilinear"), ctx)
+    )
+    assert not np.allclose(area["x_norm"], bilinear["x_norm"])
+    biased = pd.DataFrame(
+        experiment.run_cell(_tiny_cell(normalization="raw", hidden_bias=True), ctx)
+    )
+    np.testing.assert_allclose(area["x_norm"], biased["x_norm"])
+    assert not np.allclose(area["f_clean"], biased["f_clean"])
+    for rows in (bilinear, biased):
+        assert rows["flipped"].astype(bool).all()
+    config = get_experiment(NAME).config("paper")
+    assert config.downsample == "area" and config.hidden_bias is False
+
+
+def test_slope_tolerance_comes_from_the_seed_to_seed_spread() -> None:
+    """Default tolerance: the 95% half-width of the per-run slopes' mean; a set value wins."""
+    dims = [25, 100, 400]
+    slopes = [-0.4, -0.5, -0.6, -0.5]
+    rows = [
+        {"seed": 0, "member": r, "dim": d, "delta_norm": float(d) ** s}
+        for r, s in enumerate(slopes)
+        for d in dims
+    ]
+    curve = pd.DataFrame(rows)
+    tolerance, source = experiment._tolerance(curve, "delta_norm", None)
+    from scipy import stats
+
+    expected = stats.t.ppf(0.975, 3) * np.std(slopes, ddof=1) / 2
+    assert tolerance == pytest.approx(expected, rel=1e-6)
+    assert "4 runs" in source
+    assert experiment._tolerance(curve, "delta_norm", 0.1) == (0.1, "0.1 (set)")
+    single = curve[curve["member"] == 0]
+    assert experiment._tolerance(single, "delta_norm", None)[0] == 0.0

@@ -113,7 +113,7 @@ def test_paper_cells_and_members() -> None:
     ]
     planned = cells(config)
     # per law and learner: none 1, random 2 (theta, beta), adversarial 2, realizable 1
-    assert len(planned) == 4 * 2 * 6
+    assert len(planned) == 4 * 3 * 6  # three learners: neurotron, sgd, sgd-published
     random_beta = [c for c in planned if c["oracle"] == "random" and c["sweep"] == "beta"]
     assert random_beta[0]["thetas"] == [0.25]
     assert random_beta[0]["betas"] == [0.0, 0.005, 0.05, 0.1, 0.2, 0.5, 0.9]
@@ -145,7 +145,7 @@ def test_cells_share_the_net_and_the_inputs_across_learners() -> None:
         "quick", {"steps": 20, "record_every": 10, "oracles": ["random"], "thetas": [0.0, 1.0]}
     )
     assert isinstance(config, Config)
-    tron, sgd = cells(config)
+    tron, sgd, _published = cells(config)
     rows = {c["learner"]: pd.DataFrame(run_cell(c, CellContext())) for c in (tron, sgd)}
     for frame in rows.values():
         assert len(frame) == 2 * 3 * 3  # thetas x runs x recorded steps (0, 10, 20)
@@ -259,3 +259,20 @@ def test_field_defaults_print_as_json() -> None:
     assert json.loads(json.dumps(fields["distributions"]))[3]["df"] == 4.0
     for value in fields.values():
         json.dumps(value)
+
+
+def test_quick_shows_the_published_sgd_beside_the_corrected_one(
+    quick: tuple[Path, pd.DataFrame, dict[str, Any]],
+) -> None:
+    """Issue 9 item 6: the published baseline (first sample's gradient) is a named learner; it
+    sees the same labels as the corrected SGD, ends elsewhere, and has its own verdict."""
+    _, table, summary = quick
+    final = table[(table["t"] == table["steps"]) & (table["oracle"] == "random")]
+    ours = final[final["learner"] == "sgd"].sort_values(["theta", "run"])
+    published = final[final["learner"] == "sgd-published"].sort_values(["theta", "run"])
+    assert len(ours) == len(published) > 0
+    assert (ours["attacked_fraction"].to_numpy() == published["attacked_fraction"].to_numpy()).all()
+    assert not (ours["error"].to_numpy() == published["error"].to_numpy()).all()
+    claims = [v["claim"] for v in summary["verdicts"]]
+    assert any("Neuro-Tron ends below SGD (" in c for c in claims)
+    assert any("Neuro-Tron ends below SGD as published" in c for c in claims)

@@ -242,3 +242,43 @@ def test_ball_inputs_stay_in_the_ball() -> None:
     assert float(norms.max()) <= 2.5
     # E||x||^2 = R^2 n / (n + 2)
     assert float((norms**2).mean()) == pytest.approx(2.5**2 * 4 / 6, rel=0.02)
+
+
+def test_published_sgd_uses_the_first_samples_gradient_for_every_residual() -> None:
+    """gradient="first-sample": one step equals eta * mean_j (y_j - f(x_j)) grad f(x_1), built by
+    hand from per-sample gradients; the default uses each sample's own gradient."""
+    g = torch.Generator().manual_seed(11)
+    net = SingleFilterNet.relu_gate(torch.zeros(3, 4, dtype=F64))
+    w_star = torch.randn(4, generator=g, dtype=F64)
+    w0 = torch.randn(3, 4, generator=g, dtype=F64)
+    sampler = GaussianInputs(4, dtype=F64)
+    x = sampler(3 * 5, torch.Generator().manual_seed(3)).view(3, 5, 4)
+    residual = net.output(x, w_star.expand(3, -1)) - net.output(x, w0)  # y - f, theta = 0
+    per_sample = net.per_sample_param_grad(x, w=w0)  # (E, N, r)
+    expected = {
+        "per-sample": (residual.unsqueeze(-1) * per_sample).mean(dim=1),
+        "first-sample": residual.mean(dim=1, keepdim=True) * per_sample[:, 0],
+    }
+    for gradient, direction in expected.items():
+        result = sgd_square_loss(
+            net,
+            RandomOracle(net, w_star, theta=0.0),
+            eta=0.1,
+            steps=1,
+            batch_size=5,
+            sampler=sampler,
+            w0=w0,
+            generator=torch.Generator().manual_seed(3),
+            gradient=gradient,  # type: ignore[arg-type]
+        )
+        torch.testing.assert_close(result.w, w0 + 0.1 * direction)
+    assert not torch.allclose(expected["per-sample"], expected["first-sample"])
+    with pytest.raises(ValueError, match="gradient must be one of"):
+        sgd_square_loss(
+            net,
+            RandomOracle(net, w_star, theta=0.0),
+            eta=0.1,
+            steps=1,
+            sampler=sampler,
+            gradient="last-sample",  # type: ignore[arg-type]
+        )

@@ -8,8 +8,10 @@ from robustlab.data import synthetic
 from robustlab.data.dataset import Dataset, random_subset
 from robustlab.data.real import (
     ALLOWED_DIMS,
+    DOWNSAMPLING,
     DataCorruptedError,
     DataNotFoundError,
+    Downsampling,
     binary_pair,
     downsample,
     load_cifar10,
@@ -22,9 +24,11 @@ from robustlab.data.synthetic import SchmidtDataset, SeparableDataset
 
 __all__ = [
     "ALLOWED_DIMS",
+    "DOWNSAMPLING",
     "DataCorruptedError",
     "DataNotFoundError",
     "Dataset",
+    "Downsampling",
     "SchmidtDataset",
     "SeparableDataset",
     "binary_pair",

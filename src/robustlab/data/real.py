@@ -38,9 +38,11 @@ from robustlab.data.dataset import Dataset
 
 __all__ = [
     "ALLOWED_DIMS",
+    "DOWNSAMPLING",
     "MIRRORS",
     "DataCorruptedError",
     "DataNotFoundError",
+    "Downsampling",
     "binary_pair",
     "cache_dir",
     "data_root",
@@ -61,6 +63,9 @@ PathArg = str | os.PathLike[str] | None
 SPLITS: tuple[str, ...] = ("train", "test")
 MNIST_KINDS: tuple[str, ...] = ("mnist", "fashion-mnist")
 ALLOWED_DIMS: tuple[int, ...] = tuple(k * k for k in range(5, 29))
+Downsampling = Literal["area", "bilinear"]
+DOWNSAMPLING: tuple[Downsampling, ...] = ("area", "bilinear")
+"""Methods `downsample` accepts: area averaging, or bilinear without antialiasing."""
 """Dimensions `downsample` accepts: k x k images for k = 5..28 (paper 002 uses d in 25..784)."""
 
 _SIDE = 28
@@ -336,15 +341,21 @@ def binary_pair(ds: Dataset, *, positive: int = 1, negative: int = 0) -> Dataset
     return Dataset(ds.x[keep], y, f"{ds.name}-{positive}vs{negative}")
 
 
-def downsample(x: Tensor, d: int) -> Tensor:
-    """28 x 28 images (..., 784) to k x k = d pixels (..., d) by area averaging.
+def downsample(x: Tensor, d: int, *, method: Downsampling = "area") -> Tensor:
+    """28 x 28 images (..., 784) to k x k = d pixels (..., d), by area averaging or bilinearly.
 
-    Output pixel (i, j) is the mean of input rows floor(28 i / k) .. ceil(28 (i + 1) / k) - 1 and
-    the same columns (torch adaptive average pooling, identical to interpolate(mode="area")); for
-    k dividing 28 these are disjoint (28/k)^2 blocks. d = 784 returns x itself. Paper 002,
-    section 5 (d from 25 to 784).
-    Raises ValueError unless d is in ALLOWED_DIMS and x is floating with last axis 784.
+    method="area": output pixel (i, j) is the mean of input rows floor(28 i / k) ..
+    ceil(28 (i + 1) / k) - 1 and the same columns (torch adaptive average pooling, identical to
+    interpolate(mode="area")); for k dividing 28 these are disjoint (28/k)^2 blocks.
+    method="bilinear": bilinear interpolation at the k x k pixel centres without antialiasing
+    (interpolate(mode="bilinear", align_corners=False, antialias=False)), as the public code of
+    paper 002 resizes; each output pixel reads only the 2 x 2 input pixels around its centre.
+    d = 784 returns x itself. Paper 002, section 5 (d from 25 to 784; the method is not stated).
+    Raises ValueError unless d is in ALLOWED_DIMS, method is known and x is floating with last
+    axis 784.
     """
+    if method not in DOWNSAMPLING:
+        raise ValueError(f"method must be one of {', '.join(DOWNSAMPLING)}, got {method!r}")
     if d not in ALLOWED_DIMS:
         raise ValueError(
             f"d must be a perfect square k*k with 5 <= k <= 28, one of {list(ALLOWED_DIMS)}; "
@@ -358,7 +369,13 @@ def downsample(x: Tensor, d: int) -> Tensor:
         return x
     side = math.isqrt(d)
     images = x.reshape(-1, 1, _SIDE, _SIDE)
-    return F.adaptive_avg_pool2d(images, side).reshape(*x.shape[:-1], d)
+    if method == "bilinear":
+        small = F.interpolate(
+            images, size=(side, side), mode="bilinear", align_corners=False, antialias=False
+        )
+    else:
+        small = F.adaptive_avg_pool2d(images, side)
+    return small.reshape(*x.shape[:-1], d)
 
 
 @overload
@@ -399,18 +416,20 @@ def mnist_binary(
     unit_norm: bool = False,
     kind: MnistKind = "mnist",
     data_dir: PathArg = None,
+    downsampling: Downsampling = "area",
 ) -> Dataset:
     """Two MNIST classes as y in {-1, +1} (float32), downsampled to d, optionally unit norm.
 
     The binary task of paper 002 (section 5, d in 25..784) and paper 004 (section 4): digits 1
-    (+1) vs 0 (-1), 12665 train and 2115 test samples. x: (n, d) float32. Raises as `load_mnist`,
+    (+1) vs 0 (-1), 12665 train and 2115 test samples. `downsampling`: "area" or "bilinear"
+    (see `downsample`). x: (n, d) float32. Raises as `load_mnist`,
     `binary_pair` and `downsample` do.
     """
     ds = binary_pair(
         load_mnist(split, kind=kind, data_dir=data_dir), positive=positive, negative=negative
     )
-    x = downsample(ds.x, d)
-    name = f"{ds.name}-d{d}"
+    x = downsample(ds.x, d, method=downsampling)
+    name = f"{ds.name}-d{d}" + ("-bilinear" if downsampling == "bilinear" and d != 784 else "")
     if unit_norm:
         x = _unit_norm(x)
         name += "-unit"

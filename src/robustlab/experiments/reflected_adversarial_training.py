@@ -4,13 +4,13 @@ Paper 004, section 4.2 and Table 1: fully connected two-layer ReLU nets with 100
 on MNIST digits 0 and 1 (12665 training, 2115 test images, pixels in [0, 1]), trained for 20
 epochs of minibatch SGD (batch 64, learning rate 1 decayed by 0.2 every 5 epochs) on the
 logistic loss, either on clean inputs ("standard") or on inputs attacked by PGD-inf, R-PGD-inf,
-PGD-2 or R-PGD-2 (Algorithm 2), then evaluated against FGSM, BIM, PGD-inf, PGD-2 and their
-reflected versions (R-: the attack maximizes l_-(z) = -log(1 + e^z) instead of the logistic
-loss, Algorithm 1) with nu = 0.1 (linf) and nu = 2 (l2), iterative attacks with step 10 decayed
-by 0.2 every 10 steps. The paper's 10 runs are the 10 members of one batched ensemble (each its
-own initialization; one shuffled minibatch order per epoch shared by the members, since the
-attacks take one label vector); member e starts from the same weights under every training
-method, so runs are paired across training methods.
+PGD-2 or R-PGD-2 (Algorithm 2: step 5 updates W only), then evaluated against FGSM, BIM,
+PGD-inf, PGD-2 and their reflected versions (R-: the attack maximizes l_-(z) = -log(1 + e^z)
+instead of the logistic loss, Algorithm 1) with nu = 0.1 (linf) and nu = 2 (l2), iterative
+attacks with step 10 decayed by 0.2 every 10 steps. The paper's 10 runs are the 10 members of
+one batched ensemble (each its own initialization; one shuffled minibatch order per epoch
+shared by the members, since the attacks take one label vector); member e starts from the same
+weights under every training method, so runs are paired across training methods.
 
 What tells the attacks apart. PGD here is Algorithm 1 itself: plain gradient steps
 delta <- Pi(delta + eta grad l(y f(x + delta))), not normalized. The logistic loss's slope
@@ -18,14 +18,25 @@ sigma(-z) vanishes on confidently classified points (margin z >> 0), so PGD bare
 while the reflected slope sigma(z) tends to 1 and R-PGD runs into the boundary of the ball.
 FGSM and BIM step along sign(grad), which is the same for both losses of a one-logit model
 (both gradients are negative multiples of y grad f), so R-FGSM = FGSM and R-BIM = BIM unless a
-gradient underflows to exactly zero. This reproduces the paper's pattern (identical FGSM / BIM
-columns, much stronger R-PGD against the standard model). Choices the paper leaves open, made
-here and configurable: both layers are trained (PyTorch nn.Linear initialization U(+-1/sqrt
-fan_in), a hidden bias, no output bias); no clipping of the attacked images to [0, 1] (the
-Adversarial ML Tutorial's linf attacks do not clip); 20 attack steps in training and at test;
-PGD starts at x (Algorithm 1: delta_1 = x), no random restart. At learning rate 1 some l2-trained
-runs collapse (final clean training error > 5%, loss near log 2); they are counted in the summary
-and left out of the table means and of the comparisons between training methods.
+gradient underflows to exactly zero. The table is the mean over every run, as the paper
+reports it; runs whose training was unstable (final clean training error above 5%) are counted
+and shown apart, never dropped. It is compared with the paper's in ways that can fail: each
+row's relative error with a floor, the rank order of the attacks in each row, and the paper's
+qualitative claims (section 4.2, "Analysis"), each a verdict. The protocol table (PROTOCOL)
+names every choice the paper leaves open.
+
+Two measured facts about that protocol (5 standard nets, all data, 20 epochs; commands in
+README / benchmarks/reflected_pgd2.py). (1) The standard row of Table 1 is reproduced only when
+the top layer is trained too (train_top=True: FGSM 0.236, PGD-inf 0.033, R-PGD-inf 0.292, BIM
+0.291 against the paper's 0.236, 0.033, 0.286, 0.286); with W only (Algorithm 2, the default)
+every linf attack gives 0.022. (2) Why PGD-2 is 5-11x the paper's value: with the logistic loss
+averaged over a minibatch of B test images (PyTorch's default reduction) each sample's raw step
+is divided by B; B = 100 gives PGD-2 0.0032 (paper 0.003) against 0.032 with per-sample steps,
+while R-PGD-2 stays at 0.405 (its raw step still reaches the ball's boundary); with clipping
+to [0, 1] as well, PGD-2 0.0026 and R-PGD-2 0.275 (paper 0.003, 0.256). The number of steps
+(10 / 40: 0.026 / 0.035) or clipping alone (0.026) do not explain it; a random start (0.163) or
+normalized steps (0.406) make PGD-2 stronger still. The presets keep per-sample steps and no
+clipping (a batch-dependent step is a property of the authors' likely code, not of Algorithm 1).
 """
 
 from __future__ import annotations
@@ -40,16 +51,28 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from pydantic import Field, field_validator
-from scipy import stats
 from torch import Tensor, nn
 
 from robustlab.attacks import AttackResult, bim, fgsm, pgd, step_decay
 from robustlab.data import mnist_binary, random_subset
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
+from robustlab.experiments.base import (
+    Cell,
+    CellContext,
+    ExperimentConfig,
+    ProtocolRow,
+    Summary,
+    grid,
+)
 from robustlab.learners import adversarial_training, from_attack
 from robustlab.models import TwoLayerNet
-from robustlab.plotting import new_figure
+from robustlab.plotting import margin_loss_figure, new_figure
 from robustlab.theory.fitting import Verdict, VerdictKind
+from robustlab.theory.table import (
+    paired_test,
+    rank_order_verdict,
+    relative_error,
+    row_agreement_verdict,
+)
 
 PAPER = "004"
 FIGURE = "Table 1"
@@ -83,10 +106,82 @@ TEST_CHUNK = 1024
 LEVEL = 0.05
 #: "Identical up to the third decimal" (paper, Table 1 analysis).
 THIRD_DECIMAL = 1e-3
-#: A run whose final clean training error exceeds this failed to train (at lr 1 some runs
-#: collapse to a constant output, logistic loss log 2); such runs are counted and reported,
-#: and left out of the table means and of the comparisons between training methods.
-FAILED_TRAIN_ERROR = 0.05
+#: A run whose final clean training error exceeds this was unstable (with train_top=True at
+#: lr 1 some runs collapse to a constant output, logistic loss log 2); such runs are counted
+#: and shown apart, and stay in the means (the paper reports means over all its runs).
+UNSTABLE_TRAIN_ERROR = 0.05
+#: Table 1 comparison: relative error |ours - paper| / max(paper, TABLE_FLOOR). The floor, one
+#: percentage point (21 of the 2115 test images), is the resolution below which the paper's
+#: three-decimal entries (0.000-0.008 in rows 2-5) cannot be told apart from run-to-run noise.
+TABLE_FLOOR = 0.01
+#: Largest relative error of an entry that agrees with the paper.
+RELATIVE_TOLERANCE = 0.5
+#: Rank order: only pairs of attacks whose paper entries differ by at least this (about 10 test
+#: images; the paper rounds to 0.001) are compared; closer pairs count as ties.
+RANK_GAP = 0.005
+#: "Still competitive": the PGD-trained rows' worst-attack error below this times the standard
+#: row's (paper: 0.05 / 0.286 = 0.17).
+COMPETITIVE_RATIO = 0.5
+
+#: The protocol of Table 1: the paper, robustlab's presets, and each deviation with its reason.
+PROTOCOL: tuple[ProtocolRow, ...] = (
+    ProtocolRow(
+        "data",
+        "MNIST 0 vs 1, 12665 train / 2115 test, pixels in [0, 1] (sec. 4.2)",
+        "",
+        "same; quick: 2000 / 500 images",
+        "quick: time",
+    ),
+    ProtocolRow(
+        "network",
+        "two-layer, 100 ReLU hidden units (sec. 4.2)",
+        "",
+        "f(x) = a^T relu(W x + b), nn.Linear init U(+-1/sqrt(fan_in)), hidden bias, no output bias",
+        "initialization and bias not stated; PyTorch defaults",
+    ),
+    ProtocolRow(
+        "trained parameters",
+        "W only (Algorithm 2, step 5); sec. 4.2 does not say which layers the experiment trains",
+        "",
+        "W and b (train_top=False, Algorithm 2); train_top=True also trains a",
+        "measured (5 runs, all data, 20 epochs): only train_top=True reproduces the standard row "
+        "(FGSM 0.236, PGD-inf 0.033, R-PGD-inf 0.292 vs paper 0.236, 0.033, 0.286); with W only "
+        "every linf attack gives 0.022, so the experiment most likely trained both layers",
+    ),
+    ProtocolRow(
+        "training",
+        "20 epochs, batch 64, lr 1 x 0.2 every 5 epochs, logistic loss (sec. 4.2)",
+        "",
+        "same; quick: 2 epochs, decay every epoch",
+        "quick: time",
+    ),
+    ProtocolRow(
+        "attacks",
+        "FGSM, BIM, PGD-inf (nu 0.1), PGD-2 (nu 2), each plain and R-; step 10 x 0.2 every "
+        "10 steps; PGD = Algorithm 1 from delta_1 = x",
+        "",
+        "same, raw (unnormalized) per-sample gradient steps, no random start, no [0, 1] "
+        "clipping, 20 steps in training and at test; quick: 3 / 5 steps, decay every 2",
+        "steps, clipping and loss reduction not stated; a batch-mean loss (B = 100) divides the "
+        "raw step by B and gives the paper's PGD-2 0.003 (ours 0.032); quick: time",
+    ),
+    ProtocolRow(
+        "runs and means",
+        "10 independent runs, mean robust test error (Table 1)",
+        "",
+        "10 members of one ensemble (quick: 3); means over all runs, unstable runs "
+        "(train error > 5%) shown apart",
+        "",
+    ),
+    ProtocolRow(
+        "comparison",
+        "qualitative analysis of Table 1 (sec. 4.2)",
+        "",
+        "per row: relative error <= 50% with floor 0.01, rank order of attacks; the four "
+        "claims of the analysis as verdicts",
+        "",
+    ),
+)
 
 
 class Config(ExperimentConfig):
@@ -103,7 +198,9 @@ class Config(ExperimentConfig):
     )
     width: int = Field(default=100, ge=1, description="hidden units m (paper: 100)")
     train_top: bool = Field(
-        default=True, description="train the top layer too (False: fixed, as in section 2)"
+        default=False,
+        description="also train the top layer a (paper: no, Algorithm 2 step 5 updates only W; "
+        "True: the behaviour of robustlab <= 0.x, unstable at lr 1)",
     )
     hidden_bias: bool = Field(default=True, description="hidden-layer bias (nn.Linear default)")
     epochs: int = Field(default=20, ge=1, description="training epochs (paper: 20)")
@@ -379,9 +476,13 @@ def theory(config: Config) -> dict[str, Any]:
             for t in config.training
         },
         "claims": [
+            "every row within 50% relative error of Table 1 (floor 0.01)",
+            "the attacks rank in each row as in Table 1",
             "R-FGSM = FGSM and R-BIM = BIM up to the third decimal",
             "reflected attacks are at least as strong as the plain ones",
-            "R-PGD-2 is much stronger than PGD-2 (standard model: 0.256 vs 0.003)",
+            "R-PGD-2 is stronger than PGD-2 against every model (standard: 0.256 vs 0.003)",
+            "R-PGD-inf gains most against the standard model (0.286 vs 0.033)",
+            "training with plain PGD is still competitive",
             "training with R-PGD dominates training with PGD (rows 3 and 5 vs 2 and 4)",
         ],
         "logistic_slope_ratio": "sigma(-z) / sigma(z) = e^{-z}: the plain PGD step shrinks "
@@ -390,16 +491,6 @@ def theory(config: Config) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- summary
-def _paired(diff: np.ndarray) -> tuple[float, float, float]:
-    """Mean of paired differences and the one-sided p-values for mean > 0 and mean < 0."""
-    mean = float(diff.mean()) if diff.size else math.nan
-    if diff.size < 2 or float(np.ptp(diff)) == 0.0:
-        return mean, (0.0 if mean > 0 else 1.0), (0.0 if mean < 0 else 1.0)
-    greater = float(stats.ttest_1samp(diff, 0.0, alternative="greater").pvalue)
-    less = float(stats.ttest_1samp(diff, 0.0, alternative="less").pvalue)
-    return mean, greater, less
-
-
 def _errors(table: pd.DataFrame) -> pd.DataFrame:
     """Robust error indexed by (training, seed, member), one column per attack."""
     return table.pivot_table(
@@ -407,13 +498,79 @@ def _errors(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _row(wide: pd.DataFrame, training: str) -> pd.DataFrame:
+    """The runs of one training method: one row per (seed, member), one column per attack."""
+    return cast(pd.DataFrame, wide.xs(training, level="training"))
+
+
+def _unstable(table: pd.DataFrame) -> pd.Series:
+    """True per row of an unstable run (final clean training error above the rule)."""
+    return table["train_error"] > UNSTABLE_TRAIN_ERROR
+
+
+def _table_verdicts(wide: pd.DataFrame, trainings: list[str], attacks: list[str]) -> list[Verdict]:
+    """Per row of Table 1: agreement within a relative tolerance, and the attacks' rank order."""
+    verdicts = []
+    for training in trainings:
+        if training not in set(wide.index.get_level_values("training")):
+            continue
+        rows = _row(wide, training)
+        columns = [a for a in attacks if a in rows and a in PAPER_TABLE1[training]]
+        if not columns:
+            continue
+        runs = {a: rows[a].to_numpy(dtype=float) for a in columns}
+        paper = {a: PAPER_TABLE1[training][a] for a in columns}
+        verdicts.append(
+            row_agreement_verdict(
+                f"Table 1 row '{training}': every robust error within "
+                f"{RELATIVE_TOLERANCE:.0%} of the paper's (relative error, floor {TABLE_FLOOR:g})",
+                runs,
+                paper,
+                floor=TABLE_FLOOR,
+                tolerance=RELATIVE_TOLERANCE,
+            )
+        )
+        verdicts.append(
+            rank_order_verdict(
+                f"Table 1 row '{training}': the attacks rank as in the paper (every pair the "
+                f"paper separates by >= {RANK_GAP:g}, paired over runs)",
+                runs,
+                paper,
+                gap=RANK_GAP,
+                level=LEVEL,
+            )
+        )
+    return verdicts
+
+
+def _identical_verdict(wide: pd.DataFrame) -> Verdict | None:
+    """Paper: "columns 1 and 2 (similarly columns 5 and 6) are identical up to the third
+    decimal point"."""
+    gaps = []
+    for plain, reflected in (("FGSM", "R-FGSM"), ("BIM", "R-BIM")):
+        if plain in wide and reflected in wide:
+            by_row = (wide[reflected] - wide[plain]).groupby(level="training").mean()
+            gaps.append(float(by_row.abs().max()))
+    if not gaps:
+        return None
+    worst = max(gaps)
+    return Verdict(
+        claim="reflecting the loss leaves FGSM and BIM unchanged (equal to the third decimal)",
+        verdict="consistent" if worst < THIRD_DECIMAL else "inconsistent",
+        measured=worst,
+        predicted=0.0,
+        reason=f"largest |mean R-attack error - attack error| over training rows: {worst:.2g}",
+    )
+
+
 def _pair_verdicts(wide: pd.DataFrame) -> list[Verdict]:
+    """Each reflected attack is at least as strong as its plain one, paired over every run."""
     verdicts = []
     for plain, reflected in PAIRS:
         if plain not in wide or reflected not in wide:
             continue
         diff = (wide[reflected] - wide[plain]).to_numpy(dtype=float)
-        mean, p_greater, p_less = _paired(diff)
+        mean, p_greater, p_less = paired_test(diff)
         n = diff.size
         kind: VerdictKind
         if n and float(np.abs(diff).max()) == 0.0:
@@ -442,65 +599,78 @@ def _pair_verdicts(wide: pd.DataFrame) -> list[Verdict]:
     return verdicts
 
 
-def _identical_verdict(wide: pd.DataFrame) -> Verdict | None:
-    gaps = []
-    for plain, reflected in (("FGSM", "R-FGSM"), ("BIM", "R-BIM")):
-        if plain in wide and reflected in wide:
-            by_row = (wide[reflected] - wide[plain]).groupby(level="training").mean()
-            gaps.append(float(by_row.abs().max()))
-    if not gaps:
-        return None
-    worst = max(gaps)
-    return Verdict(
-        claim="reflecting the loss leaves FGSM and BIM unchanged (equal to the third decimal)",
-        verdict="consistent" if worst < THIRD_DECIMAL else "inconsistent",
-        measured=worst,
-        predicted=0.0,
-        reason=f"largest |mean R-attack error - attack error| over training rows: {worst:.2g}",
-    )
-
-
-def _standard_pgd2_verdict(wide: pd.DataFrame) -> Verdict | None:
-    if "standard" not in wide.index.get_level_values("training"):
-        return None
+def _pgd2_every_row_verdict(wide: pd.DataFrame, trainings: list[str]) -> Verdict | None:
+    """Paper: "in PGD-2 attacks, reflecting the loss generally yields a stronger attack"."""
     if "PGD-2" not in wide or "R-PGD-2" not in wide:
         return None
-    rows = cast(pd.DataFrame, wide.xs("standard", level="training"))
-    diff = (rows["R-PGD-2"] - rows["PGD-2"]).to_numpy(dtype=float)
-    mean, p_greater, _ = _paired(diff)
-    paper = PAPER_TABLE1["standard"]["R-PGD-2"] - PAPER_TABLE1["standard"]["PGD-2"]
-    strong = mean > 0 and p_greater < LEVEL
+    present = set(wide.index.get_level_values("training"))
+    gains: dict[str, tuple[float, float, float]] = {}
+    for training in [t for t in trainings if t in present]:
+        rows = _row(wide, training)
+        gains[training] = paired_test((rows["R-PGD-2"] - rows["PGD-2"]).to_numpy(dtype=float))
+    weaker = [t for t, (mean, _, p_less) in gains.items() if mean < 0 and p_less < LEVEL]
+    unclear = [
+        t for t, (mean, p_greater, _) in gains.items() if not (mean > 0 and p_greater < LEVEL)
+    ]
+    kind: VerdictKind = "inconsistent" if weaker else ("inconclusive" if unclear else "consistent")
+    smallest = min(gains, key=lambda t: gains[t][0])
+    paper = min(PAPER_TABLE1[t]["R-PGD-2"] - PAPER_TABLE1[t]["PGD-2"] for t in gains)
+    why = "; ".join(f"{t}: {m:+.3f} (p = {p:.2g})" for t, (m, p, _) in gains.items())
+    if unclear:
+        why += f"; not significantly stronger in {', '.join(unclear)}"
     return Verdict(
-        claim="R-PGD-2 is much stronger than PGD-2 against the standard model",
-        verdict="consistent" if strong else ("inconclusive" if mean > 0 else "inconsistent"),
-        measured=mean,
+        claim="R-PGD-2 is stronger than PGD-2 against every trained model (paired over runs)",
+        verdict=kind,
+        measured=gains[smallest][0],
         predicted=paper,
-        reason=f"R-PGD-2 minus PGD-2 error {mean:+.3f} (paper {paper:+.3f}), one-sided paired "
-        f"p = {p_greater:.3g} over {diff.size} runs",
+        reason="R-PGD-2 minus PGD-2 error per row: " + why,
     )
 
 
-def _failed(table: pd.DataFrame) -> pd.Series:
-    """True per row of a run that failed to train (final clean training error too high)."""
-    return table["train_error"] > FAILED_TRAIN_ERROR
+def _pgdinf_standard_verdict(wide: pd.DataFrame) -> Verdict | None:
+    """Paper: R-PGD-inf is "only slightly stronger, except for the standard training setting
+    where reflecting the loss has a huge impact"."""
+    if "PGD-inf" not in wide or "R-PGD-inf" not in wide:
+        return None
+    present = [t for t in TRAININGS if t in set(wide.index.get_level_values("training"))]
+    if "standard" not in present or len(present) < 2:
+        return None
+    gains = {
+        t: float((_row(wide, t)["R-PGD-inf"] - _row(wide, t)["PGD-inf"]).mean()) for t in present
+    }
+    rows = _row(wide, "standard")
+    _, p_greater, _ = paired_test((rows["R-PGD-inf"] - rows["PGD-inf"]).to_numpy(dtype=float))
+    others = max(gains[t] for t in present if t != "standard")
+    kind: VerdictKind
+    if gains["standard"] > others and p_greater < LEVEL:
+        kind = "consistent"
+    elif gains["standard"] > others:
+        kind = "inconclusive"
+    else:
+        kind = "inconsistent"
+    return Verdict(
+        claim="the gain of R-PGD-inf over PGD-inf is largest against the standard model",
+        verdict=kind,
+        measured=gains["standard"],
+        predicted=PAPER_TABLE1["standard"]["R-PGD-inf"] - PAPER_TABLE1["standard"]["PGD-inf"],
+        reason=f"gain against the standard model {gains['standard']:+.3f} (p = {p_greater:.2g}), "
+        f"largest against an adversarially trained model {others:+.3f}",
+    )
 
 
-def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str], failed: pd.Series) -> list[Verdict]:
-    """Training with R-PGD against PGD, paired by (seed, member) over runs that trained in both;
-    `failed` is indexed like `wide`."""
+def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str]) -> list[Verdict]:
+    """Paper: rows PGD-inf and PGD-2 "are completely dominated by" rows R-PGD-inf and R-PGD-2:
+    the mean over attacks, paired by (seed, member) over every run (members start from the
+    same weights under every training method)."""
     verdicts = []
     trainings = set(wide.index.get_level_values("training"))
     columns = [a for a in attacks if a in wide]
     for plain, reflected in (("PGD-inf", "R-PGD-inf"), ("PGD-2", "R-PGD-2")):
         if plain not in trainings or reflected not in trainings or not columns:
             continue
-        ours = cast(pd.DataFrame, wide.xs(reflected, level="training"))[columns]
-        theirs = cast(pd.DataFrame, wide.xs(plain, level="training"))[columns]
-        bad = failed.xs(reflected, level="training") | failed.xs(plain, level="training")
-        per_run = (ours - theirs).mean(axis=1)  # paired by (seed, member)
-        diff = per_run[~bad.reindex(per_run.index, fill_value=False)].to_numpy(dtype=float)
-        left_out = int(per_run.size - diff.size)
-        mean, p_greater, p_less = _paired(diff)
+        per_run = (_row(wide, reflected)[columns] - _row(wide, plain)[columns]).mean(axis=1)
+        diff = per_run.dropna().to_numpy(dtype=float)
+        mean, p_greater, p_less = paired_test(diff)
         kind: VerdictKind
         if mean < 0 and p_less < LEVEL:
             kind, why = "consistent", f"lower by {-mean:.4f} (p = {p_less:.3g})"
@@ -518,73 +688,96 @@ def _dominance_verdicts(wide: pd.DataFrame, attacks: list[str], failed: pd.Serie
                 predicted=float(
                     np.mean([PAPER_TABLE1[reflected][a] - PAPER_TABLE1[plain][a] for a in columns])
                 ),
-                reason=why
-                + f" over {diff.size} runs"
-                + (f" ({left_out} left out: failed to train)" if left_out else ""),
+                reason=why + f" over {diff.size} runs",
             )
         )
     return verdicts
 
 
-def summarize(table: pd.DataFrame, config: Config) -> Summary:
-    """Table 1 (mean and std over runs, the paper's number beside), paired-test verdicts.
-
-    The headline has one entry per table cell, ``"<training> | <attack>"`` -> {"ours": mean,
-    "std": std over the runs that trained, "paper": Table 1's value, and "all_runs": the mean
-    over every run where some failed to train} (robust test error; "clean" is the clean test
-    error, which the paper does not list), read row by row like the paper's table, and the
-    number of failed runs per training method.
-    """
-    failed = _failed(table)
-    runs = table[["training", "seed", "member"]].drop_duplicates().groupby("training").size()
-    failures = (
-        table[failed][["training", "seed", "member"]].drop_duplicates().groupby("training").size()
+def _competitive_verdict(wide: pd.DataFrame) -> Verdict | None:
+    """Paper: plain PGD, though a weak attack, is "still competitive ... when used in
+    adversarial training": its rows' worst-attack error is far below the standard row's."""
+    present = set(wide.index.get_level_values("training"))
+    rows = [t for t in ("PGD-inf", "PGD-2") if t in present]
+    if "standard" not in present or not rows:
+        return None
+    worst = {t: float(_row(wide, t).max(axis=1).mean()) for t in ["standard", *rows]}
+    ratio = max(worst[t] for t in rows) / worst["standard"] if worst["standard"] > 0 else math.inf
+    paper_worst = {t: max(PAPER_TABLE1[t].values()) for t in worst}
+    return Verdict(
+        claim="adversarial training with plain PGD still gives robustness: the worst-attack "
+        f"error of the PGD-trained rows is below {COMPETITIVE_RATIO:g} x the standard row's",
+        verdict="consistent" if ratio < COMPETITIVE_RATIO else "inconsistent",
+        measured=ratio,
+        predicted=max(paper_worst[t] for t in rows) / paper_worst["standard"],
+        reason="mean over runs of the worst-attack error: "
+        + ", ".join(f"{t} {value:.3f}" for t, value in worst.items()),
     )
+
+
+def summarize(table: pd.DataFrame, config: Config) -> Summary:
+    """Table 1 over every run (as the paper reports it), unstable runs shown apart; verdicts.
+
+    The headline has one entry per table cell, ``"<training> | <attack>"`` -> {"ours": mean
+    over all runs, "std": std over all runs, "paper": Table 1's value, "relative_error":
+    |ours - paper| / max(paper, TABLE_FLOOR), and "stable_runs": the mean over the runs whose
+    training was stable, where some were not} (robust test error; "clean" is the clean test
+    error, which the paper does not list), read row by row like the paper's table, and the
+    unstable runs per training method (final clean training error > UNSTABLE_TRAIN_ERROR).
+    """
+    unstable = _unstable(table)
+    runs = table[["training", "seed", "member"]].drop_duplicates().groupby("training").size()
+    flagged = table[unstable][["training", "seed", "member"]].drop_duplicates()
+    counts = flagged.groupby("training").size()
     headline: dict[str, Any] = {
         "runs_per_training": int(runs.min()),
-        "failed_runs": {t: int(failures.get(t, 0)) for t in config.training},
-        "failed_run_rule": f"final clean training error > {FAILED_TRAIN_ERROR}",
+        "unstable_runs": {t: int(counts.get(t, 0)) for t in config.training},
+        "unstable_run_rule": f"final clean training error > {UNSTABLE_TRAIN_ERROR}",
+        "means_over": "all runs, as the paper (stable-run means shown beside where some runs "
+        "were unstable)",
     }
-    trained = table[~failed].groupby(["training", "attack"])["robust_error"]
-    means, stds = trained.mean(), trained.std(ddof=1)
-    everything = table.groupby(["training", "attack"])["robust_error"].mean()
-    close = total = 0
+    grouped = table.groupby(["training", "attack"])["robust_error"]
+    means, stds = grouped.mean(), grouped.std(ddof=1)
+    stable = table[~unstable].groupby(["training", "attack"])["robust_error"].mean()
     for training in config.training:
         for attack in ["clean", *config.attacks]:
-            if (training, attack) not in everything.index:
+            if (training, attack) not in means.index:
                 continue
             paper = PAPER_TABLE1.get(training, {}).get(attack)
-            entry: dict[str, float | None] = {"ours": None, "std": None, "paper": paper}
-            if (training, attack) in means.index:
-                mean, std = float(means[(training, attack)]), float(stds[(training, attack)])
-                entry["ours"] = round(mean, 4)
-                entry["std"] = round(std, 4) if math.isfinite(std) else None
-                if paper is not None:
-                    total += 1
-                    close += abs(mean - paper) <= 0.05
-            if failures.get(training, 0):
-                entry["all_runs"] = round(float(everything[(training, attack)]), 4)
+            mean, std = float(means[(training, attack)]), float(stds[(training, attack)])
+            entry: dict[str, float | None] = {
+                "ours": round(mean, 4),
+                "std": round(std, 4) if math.isfinite(std) else None,
+                "paper": paper,
+                "relative_error": None
+                if paper is None
+                else round(relative_error(mean, paper, floor=TABLE_FLOOR), 3),
+            }
+            if counts.get(training, 0):
+                value = stable.get((training, attack))
+                entry["stable_runs"] = None if value is None else round(float(value), 4)
             headline[f"{training} | {attack}"] = entry
-    headline["cells_within_0.05_of_paper"] = f"{close} of {total}"
     wide = _errors(table)
-    verdicts: list[Verdict] = []
+    verdicts = _table_verdicts(wide, list(config.training), list(config.attacks))
     identical = _identical_verdict(wide)
-    if identical is not None:
-        verdicts.append(identical)
+    verdicts += [identical] if identical is not None else []
     verdicts += _pair_verdicts(wide)
-    standard = _standard_pgd2_verdict(wide)
-    if standard is not None:
-        verdicts.append(standard)
-    failed_runs = table[failed].groupby(["training", "seed", "member"]).size() > 0
-    failed_index = failed_runs.reindex(wide.index, fill_value=False)
-    verdicts += _dominance_verdicts(wide, list(config.attacks), failed_index)
+    for extra in (
+        _pgd2_every_row_verdict(wide, list(config.training)),
+        _pgdinf_standard_verdict(wide),
+        _competitive_verdict(wide),
+    ):
+        if extra is not None:
+            verdicts.append(extra)
+    verdicts += _dominance_verdicts(wide, list(config.attacks))
     return Summary(headline=headline, verdicts=verdicts)
 
 
 # --------------------------------------------------------------------------- figures
 def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
-    """Table 1 as bars: robust test error per attack (mean, min-max over the runs that trained),
-    one panel per training method; the paper's numbers as dashed black ticks."""
+    """Table 1 as bars (mean over every run, min-max over the stable ones; unstable runs as
+    crosses), one panel per training method, the paper's numbers as dashed black ticks; and
+    paper 004 Fig. 1, the losses the attacks maximize."""
     trainings = [t for t in config.training if t in set(table["training"])]
     attacks = [a for a in ["clean", *config.attacks] if a in set(table["attack"])]
     ncols = min(len(trainings), 3)
@@ -595,21 +788,28 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
         spare.set_visible(False)
     axes = all_axes[: len(trainings)]
     positions = np.arange(len(attacks))
-    failed = _failed(table)
+    unstable = _unstable(table)
     for ax, training in zip(axes, trainings, strict=True):
         here = table["training"] == training
-        rows = table[here & ~failed]
-        if not len(rows):
-            ax.set_title(f"trained with {training}: every run failed to train", fontsize=9)
-            continue
-        stats_ = rows.groupby("attack")["robust_error"].agg(["mean", "min", "max"])
-        means = np.array([stats_.loc[a, "mean"] for a in attacks], dtype=float)
-        low = means - np.array([stats_.loc[a, "min"] for a in attacks], dtype=float)
-        high = np.array([stats_.loc[a, "max"] for a in attacks], dtype=float) - means
+        means = table[here].groupby("attack")["robust_error"].mean()
+        height = np.array([means[a] for a in attacks], dtype=float)
+        spread = table[here & ~unstable].groupby("attack")["robust_error"].agg(["min", "max"])
+        low = np.array([spread["min"].get(a, math.nan) for a in attacks], dtype=float)
+        high = np.array([spread["max"].get(a, math.nan) for a in attacks], dtype=float)
         colors = ["tab:red" if a.startswith("R-") else "tab:blue" for a in attacks]
         colors = ["tab:gray" if a == "clean" else c for a, c in zip(attacks, colors, strict=True)]
-        ax.bar(positions, means, 0.7, yerr=np.vstack([low, high]), color=colors, capsize=2)
+        errors = np.vstack([np.clip(height - low, 0, None), np.clip(high - height, 0, None)])
+        ax.bar(positions, height, 0.7, yerr=np.nan_to_num(errors), color=colors, capsize=2)
+        lost = table[here & unstable]
         for i, attack in enumerate(attacks):
+            values = lost[lost["attack"] == attack]["robust_error"].to_numpy(dtype=float)
+            ax.plot(
+                np.full(values.size, i),
+                values,
+                "kx",
+                markersize=5,
+                label="unstable run" if i == 0 and values.size else None,
+            )
             paper = PAPER_TABLE1.get(training, {}).get(attack)
             if paper is not None:
                 ax.hlines(
@@ -623,18 +823,25 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
                 )
         ax.set_xticks(positions, attacks, rotation=60, fontsize=7)
         runs = table[here][["seed", "member"]].drop_duplicates().shape[0]
-        lost = table[here & failed][["seed", "member"]].drop_duplicates().shape[0]
-        note = f" ({lost} of {runs} runs failed to train, left out)" if lost else ""
-        ax.set_title(f"trained with {training}{note}", fontsize=8 if lost else 9)
+        count = lost[["seed", "member"]].drop_duplicates().shape[0]
+        note = f" ({count} of {runs} runs unstable)" if count else ""
+        ax.set_title(f"trained with {training}{note}", fontsize=8 if count else 9)
         ax.grid(True, axis="y", alpha=0.25)
     for ax in all_axes[::ncols]:
         ax.set_ylabel(r"robust test error  $\hat\varepsilon_{\mathrm{rob}}$")
-    handles, labels = axes[0].get_legend_handles_labels()
+    handles: list[Any] = []
+    labels: list[str] = []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
     if handles:
-        fig.legend(handles, labels, loc="outside lower center", fontsize=8)
+        fig.legend(handles, labels, loc="outside lower center", fontsize=8, ncols=len(labels))
     fig.suptitle(
         rf"MNIST 0 vs 1, $\nu_\infty = {config.nu_linf:g}$, $\nu_2 = {config.nu_l2:g}$ "
-        "(blue: logistic loss, red: reflected loss; bars: min-max over runs)",
+        "(blue: logistic loss, red: reflected loss; bars: mean over all runs, "
+        "min-max over stable runs)",
         fontsize=9,
     )
-    return {"table1": fig}
+    return {"table1": fig, "losses": margin_loss_figure()}

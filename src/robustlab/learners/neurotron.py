@@ -6,8 +6,9 @@ never differentiates the activation. With a minibatch of b samples the step uses
 the b per-sample directions, as in the later version's experiments.
 
 The baseline `sgd_square_loss` is minibatch SGD on (1/2)(f_w(x) - y)^2 with the exact per-sample
-gradient (1/k) sum_i sigma'(w^T A_i x_j) A_i x_j for every sample j (a public implementation of
-those experiments reused the first sample's gradient for the whole minibatch; this one does not).
+gradient (1/k) sum_i sigma'(w^T A_i x_j) A_i x_j for every sample j. The published
+implementation of those experiments multiplied every sample's residual by the *first* sample's
+gradient; `gradient="first-sample"` reproduces it, as a named option beside the correct default.
 
 Input samplers for the later version's experiments (Gaussian, Laplace, Student-t) and a uniform
 ball (bounded support, for the realizable w_adv attack) draw from an explicit generator.
@@ -19,6 +20,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor
@@ -282,6 +284,17 @@ def _sgd_direction(model: SingleFilterNet, x: Tensor, residual: Tensor, w: Tenso
     return model.param_grad(x, residual / x.shape[1], w=w)
 
 
+def _first_sample_direction(
+    model: SingleFilterNet, x: Tensor, residual: Tensor, w: Tensor
+) -> Tensor:
+    # The published baseline: mean_j residual_j * grad_w f(x_1), the first sample's gradient.
+    return model.param_grad(x[:, :1], residual.mean(dim=1, keepdim=True), w=w)
+
+
+SgdGradient = Literal["per-sample", "first-sample"]
+SGD_GRADIENTS: tuple[SgdGradient, ...] = ("per-sample", "first-sample")
+
+
 def sgd_square_loss(
     model: SingleFilterNet,
     oracle: LabelOracle,
@@ -293,17 +306,23 @@ def sgd_square_loss(
     w0: Tensor | None = None,
     generator: torch.Generator | None = None,
     record_every: int = 1,
+    gradient: SgdGradient = "per-sample",
 ) -> FilterLearningResult:
     """Minibatch SGD on (1/2)(f_w(x) - y)^2, the baseline of the later version's experiments.
 
-    w <- w - eta * mean_j (f_w(x_j) - y_j) grad_w f_w(x_j), each sample with its own gradient
-    (`square_loss_gradient`). Same interface and result as `neurotron`, without M.
-    Raises ValueError for non-positive eta, steps or batch_size.
+    gradient="per-sample" (default, correct): w <- w - eta * mean_j (f_w(x_j) - y_j)
+    grad_w f_w(x_j), each sample with its own gradient (`square_loss_gradient`).
+    gradient="first-sample": the published baseline, w <- w - eta * mean_j (f_w(x_j) - y_j)
+    grad_w f_w(x_1), every residual times the minibatch's first gradient (equal for b = 1).
+    Same interface and result as `neurotron`, without M. Raises ValueError for non-positive
+    eta, steps or batch_size, or an unknown gradient.
     """
+    if gradient not in SGD_GRADIENTS:
+        raise ValueError(f"gradient must be one of {', '.join(SGD_GRADIENTS)}, got {gradient!r}")
     return _run(
         model,
         oracle,
-        _sgd_direction,
+        _sgd_direction if gradient == "per-sample" else _first_sample_direction,
         eta=eta,
         steps=steps,
         batch_size=batch_size,

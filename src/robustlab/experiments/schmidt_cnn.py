@@ -1,0 +1,424 @@
+"""Robust generalization needs more data: standard vs robust test error of small CNNs on MNIST.
+
+Paper 003 (slides on Schmidt et al. 2018, "Adversarially robust generalization requires more
+data"): "CNNs trained with robustness maximization; compare standard to robust classification
+error on MNIST", beside the Gaussian model, in which one sample suffices for a small standard
+error while a small l_inf-robust error needs n ~ eps^2 sqrt(d) samples (eq. 17). We train small
+CNNs (the conv net of paper 001 Fig. 3, `PaperConvNet`) on n MNIST training images, either on
+clean images ("standard") or by PGD-l_inf adversarial training ("adversarial", Madry et al.'s
+robustness maximization: random start, steps of 2.5 eps / steps, images kept in [0, 1]), and
+measure the standard and the robust test error (PGD-l_inf at the same eps) against n. The
+Gaussian model's errors of w = sum_i y_i x_i are computed exactly at the same n
+(`theory.schmidt.gaussian_linear_error`) and drawn beside. The claims checked: the robust error
+of adversarially trained nets falls with n, and its gap to their standard error is wider at the
+smallest n than at the largest (robust generalization needs more data). CIFAR-10, the slides'
+other data set, is not available here; the protocol table (PROTOCOL) names every other
+deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from pydantic import Field, field_validator
+from scipy import stats
+from torch import Tensor, nn
+
+from robustlab.attacks import pgd
+from robustlab.data import mnist_multiclass, random_subset
+from robustlab.experiments.base import (
+    Cell,
+    CellContext,
+    ExperimentConfig,
+    ProtocolRow,
+    Summary,
+    grid,
+)
+from robustlab.learners import adversarial_training
+from robustlab.models import PaperConvNet
+from robustlab.plotting import new_figure, plot_measured, plot_theory
+from robustlab.theory.fitting import Verdict, VerdictKind
+from robustlab.theory.schmidt import gaussian_linear_error, gaussian_sigma
+
+PAPER = "003"
+FIGURE = "Schmidt et al. slide: CNNs, standard vs robust error on MNIST"
+VERSION = 1
+
+TrainingName = Literal["standard", "adversarial"]
+#: Test points attacked at once.
+TEST_CHUNK = 1000
+#: Draws of w = sum_i y_i x_i averaged for the Gaussian model's expected errors.
+GAUSSIAN_DRAWS = 200
+#: Significance level of the trend and gap tests.
+LEVEL = 0.05
+
+PROTOCOL: tuple[ProtocolRow, ...] = (
+    ProtocolRow(
+        "data",
+        "MNIST and CIFAR-10 (slides; Schmidt et al. sec. 5)",
+        "",
+        "MNIST only, n training images drawn per seed, a test subset",
+        "CIFAR-10 is not obtainable here",
+    ),
+    ProtocolRow(
+        "network",
+        "CNNs (Schmidt et al.: the Madry et al. MNIST net, 32/64 conv channels, fc 1024)",
+        "",
+        "PaperConvNet: conv 10/20 channels, fc width (100), 10 logits",
+        "a smaller CNN keeps CPU runs short; the project's conv net",
+    ),
+    ProtocolRow(
+        "robust training",
+        "robustness maximization = PGD-l_inf adversarial training, eps 0.3 on MNIST",
+        "",
+        "PGD-l_inf, random start, step 2.5 eps / steps, [0, 1] box; eps 0.3 (paper), 7 "
+        "training steps; quick: eps 0.1, 3 steps",
+        "Madry et al. use 40 steps of 0.01; fewer steps for CPU time",
+    ),
+    ProtocolRow(
+        "optimizer",
+        "Adam (Madry et al.), long training",
+        "",
+        "minibatch SGD (batch 64, lr 0.2), a fixed number of steps for every n",
+        "the library's learner; the same step budget keeps every n comparable",
+    ),
+    ProtocolRow(
+        "evaluation",
+        "standard and robust test error against n",
+        "",
+        "PGD-l_inf at the training eps, 20 steps (quick 5), random start; test subset",
+        "",
+    ),
+    ProtocolRow(
+        "theory",
+        "Gaussian model: n = 1 for standard, n ~ eps^2 sqrt(d) for robust error (eq. 17)",
+        "",
+        "exact errors of w = sum y_i x_i, d = 784, sigma = c1 d^{1/4}, at the same n",
+        "c1 and the Gaussian eps are settings (the theorems hold up to constants)",
+    ),
+)
+
+
+class Config(ExperimentConfig):
+    """Training-set sizes and training methods (swept); net, optimizer and attack settings."""
+
+    n_train: list[int] = Field(
+        default=[100, 300, 1000, 3000, 10_000, 60_000],
+        min_length=2,
+        description="training images n (swept)",
+    )
+    training: list[TrainingName] = Field(
+        default=["standard", "adversarial"], min_length=1, description="training methods (swept)"
+    )
+    width: int = Field(default=100, ge=1, description="fc width of the CNN (PaperConvNet)")
+    steps: int = Field(default=4000, ge=1, description="SGD steps for every n")
+    batch_size: int = Field(default=64, ge=1, description="minibatch size")
+    lr: float = Field(default=0.2, gt=0, description="SGD learning rate")
+    eps: float = Field(default=0.3, gt=0, le=1, description="l_inf budget (Schmidt et al.: 0.3)")
+    train_attack_steps: int = Field(default=7, ge=1, description="PGD steps inside training")
+    test_attack_steps: int = Field(default=20, ge=1, description="PGD steps at test")
+    test_points: int | None = Field(
+        default=2000, ge=1, description="test images per seed (None: all 10000)"
+    )
+    gaussian_eps: float = Field(
+        default=0.25, gt=0, description="eps of the Gaussian-model curves (theorem: <= 1/4)"
+    )
+    gaussian_c1: float = Field(
+        default=1.0, gt=0, description="sigma = c1 d^{1/4} of the Gaussian-model curves"
+    )
+
+    @field_validator("n_train")
+    @classmethod
+    def _sizes(cls, value: list[int]) -> list[int]:
+        if any(n < 1 or n > 60_000 for n in value) or len(set(value)) != len(value):
+            raise ValueError(f"n_train must be distinct sizes in 1..60000, got {value}")
+        return sorted(value)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "n_train": [100, 400, 1600],
+        "steps": 100,
+        "eps": 0.1,
+        "train_attack_steps": 3,
+        "test_attack_steps": 5,
+        "test_points": 300,
+    },
+    "paper": {"seeds": 3},
+}
+
+
+def cells(config: Config) -> list[Cell]:
+    """One cell per (n, training method, seed): one CNN."""
+    return grid(config, sweep=("n_train", "training"), exclude=("gaussian_eps", "gaussian_c1"))
+
+
+# --------------------------------------------------------------------------- one cell
+def _attack(eps: float, steps: int, generator: torch.Generator) -> Any:
+    return partial(
+        pgd,
+        eps=eps,
+        norm="linf",
+        steps=steps,
+        step_size=2.5 * eps / steps,
+        loss="ce",
+        random_start=True,
+        box=(0.0, 1.0),
+        generator=generator,
+    )
+
+
+def _perturbation(attack: Any) -> Any:
+    """(model, x, y) -> x_adv shaped like x, for the learner's inner loop."""
+
+    def perturb(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+        x_adv: Tensor = attack(model, x, y).x_adv
+        return x_adv.reshape(x.shape)
+
+    return perturb
+
+
+def _clean(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    return x
+
+
+def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
+    """Train one CNN on n images (clean or adversarially); its standard and robust test error."""
+    generator = ctx.generator(cell.seed)
+    data_generator = ctx.generator(cell.seed + 1_000_003)
+    attack_generator = ctx.generator(cell.seed + 2_000_003)
+    n = int(cell["n_train"])
+    train = mnist_multiclass("train", data_dir=ctx.data_dir)
+    test = mnist_multiclass("test", data_dir=ctx.data_dir)
+    x, y = random_subset(train.x, train.y, n, data_generator)
+    points = None if cell["test_points"] is None else int(cell["test_points"])
+    x_test, y_test = random_subset(test.x, test.y, points, data_generator)
+    x, x_test = x.to(ctx.device, ctx.dtype), x_test.to(ctx.device, ctx.dtype)
+    y, y_test = y.to(ctx.device), y_test.to(ctx.device)
+    net = PaperConvNet(int(cell["width"]), generator=generator).to(ctx.device, ctx.dtype)
+    eps, steps, batch = float(cell["eps"]), int(cell["steps"]), int(cell["batch_size"])
+    inner = (
+        _perturbation(_attack(eps, int(cell["train_attack_steps"]), attack_generator))
+        if cell["training"] == "adversarial"
+        else _clean
+    )
+    model, trace = adversarial_training(
+        net,
+        x,
+        y,
+        attack=inner,
+        lr=float(cell["lr"]),
+        epochs=math.ceil(steps * batch / n) + 1,
+        max_steps=steps,
+        batch_size=min(batch, n),
+        generator=generator,
+    )
+    model.eval()
+    test_attack = _attack(eps, int(cell["test_attack_steps"]), attack_generator)
+    wrong = robust_wrong = 0
+    for start in range(0, x_test.shape[0], TEST_CHUNK):
+        xb, yb = x_test[start : start + TEST_CHUNK], y_test[start : start + TEST_CHUNK]
+        with torch.no_grad():
+            clean_wrong = model(xb).argmax(dim=-1) != yb
+        fooled = test_attack(model, xb, yb).success.reshape(-1).to(clean_wrong.device)
+        wrong += int(clean_wrong.sum())
+        robust_wrong += int((fooled | clean_wrong).sum())
+    with torch.no_grad():
+        train_error = float((model(x).argmax(dim=-1) != y).to(torch.float64).mean())
+    total = x_test.shape[0]
+    return [
+        {
+            "standard_error": wrong / total,
+            "robust_error": robust_wrong / total,
+            "train_error": train_error,
+            "final_batch_loss": float(trace.batch_loss[-1].mean()),
+            "test_size": total,
+        }
+    ]
+
+
+def estimate_memory(config: Config) -> int:
+    """Peak bytes of one cell: MNIST as float32 and the attacked test chunk's activations."""
+    return 4 * 70_000 * 784 * 2 + 4 * TEST_CHUNK * (10 * 24 * 24 * 4 + 784 * 6)
+
+
+# --------------------------------------------------------------------------- theory
+def gaussian_curves(
+    n_values: list[int], *, eps: float, c1: float, d: int = 784, seed: int = 0
+) -> dict[str, list[float]]:
+    """Expected standard and l_inf-robust error of w = sum_i y_i x_i in the Gaussian model, at
+    each n of `n_values`.
+
+    Schmidt et al. 2018 (paper 003): theta* = (1, ..., 1) (||theta*|| = sqrt d), sigma =
+    c1 d^{1/4}; w ~ N(n theta*, n sigma^2 I) exactly, averaged over GAUSSIAN_DRAWS draws.
+    """
+    sigma = gaussian_sigma(d, c1=c1)
+    theta = np.ones(d)
+    rng = np.random.default_rng(seed)
+    standard, robust = [], []
+    for n in n_values:
+        w = n * theta + math.sqrt(n) * sigma * rng.standard_normal((GAUSSIAN_DRAWS, d))
+        standard.append(float(gaussian_linear_error(w, theta, sigma=sigma).mean()))
+        robust.append(float(gaussian_linear_error(w, theta, sigma=sigma, eps=eps).mean()))
+    return {"n": [float(n) for n in n_values], "standard": standard, "robust": robust}
+
+
+def theory(config: Config) -> dict[str, Any]:
+    """The Gaussian model at the experiment's n: its errors and its sample complexities."""
+    d = 784
+    top = max(config.n_train)
+    grid_n = sorted({int(v) for v in np.geomspace(1, top, 25).round()})
+    return {
+        "gaussian_model": gaussian_curves(
+            grid_n, eps=config.gaussian_eps, c1=config.gaussian_c1, d=d
+        ),
+        "gaussian_setting": {
+            "d": d,
+            "sigma": gaussian_sigma(d, c1=config.gaussian_c1),
+            "eps": config.gaussian_eps,
+        },
+        "standard_sample_complexity": "n = 1 suffices for sigma <= c d^{1/4}",
+        "robust_sample_complexity": "n ~ eps^2 sqrt(d) = "
+        f"{config.gaussian_eps**2 * math.sqrt(d):.3g} up to constants and a log d factor "
+        "(eq. 17)",
+        "claims": [
+            "the robust error of adversarially trained nets falls with n",
+            "the robust-standard gap is wider at the smallest n than at the largest",
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- summary
+def _trend_verdict(rows: pd.DataFrame) -> Verdict:
+    """Robust error of adversarially trained nets against n: Kendall's tau < 0, one-sided
+    (exact for few untied points, so 3 sizes and one seed cannot reach p < 0.05)."""
+    claim = "adversarial training: the robust test error falls with the number of samples n"
+    if rows["n_train"].nunique() < 3:
+        return Verdict(claim, "inconclusive", None, -1.0, "fewer than 3 sample sizes")
+    result = stats.kendalltau(rows["n_train"], rows["robust_error"], alternative="less")
+    tau, p_less = float(result.statistic), float(result.pvalue)
+    p_greater = float(
+        stats.kendalltau(rows["n_train"], rows["robust_error"], alternative="greater").pvalue
+    )
+    kind: VerdictKind
+    if tau < 0 and p_less < LEVEL:
+        kind = "consistent"
+    elif tau > 0 and p_greater < LEVEL:
+        kind = "inconsistent"
+    else:
+        kind = "inconclusive"
+    return Verdict(
+        claim,
+        kind,
+        tau,
+        -1.0,
+        f"Kendall tau {tau:.3f} over {len(rows)} nets (one-sided p = {min(p_less, p_greater):.3g})",
+    )
+
+
+def _gap_verdict(rows: pd.DataFrame) -> Verdict:
+    """Robust minus standard error at the smallest n against the largest n (per seed)."""
+    claim = (
+        "adversarial training: the gap robust - standard test error is wider at the smallest n "
+        "than at the largest (robust generalization needs more data)"
+    )
+    gap = (rows["robust_error"] - rows["standard_error"]).to_numpy(dtype=float)
+    frame = rows.assign(gap=gap)
+    small, large = frame["n_train"].min(), frame["n_train"].max()
+    at_small = frame[frame["n_train"] == small].set_index("seed")["gap"]
+    at_large = frame[frame["n_train"] == large].set_index("seed")["gap"]
+    diff = (at_small - at_large.reindex(at_small.index)).dropna().to_numpy(dtype=float)
+    mean = float(diff.mean()) if diff.size else math.nan
+    test_size = float(rows["test_size"].min())
+    # one seed: the difference must exceed twice the binomial noise of two test-set errors
+    noise = 2 * math.sqrt(2 * 0.25 / test_size)
+    kind: VerdictKind
+    if diff.size >= 2 and float(np.ptp(diff)) > 0:
+        p = float(stats.ttest_1samp(diff, 0.0, alternative="greater").pvalue)
+        kind = "consistent" if p < LEVEL else ("inconsistent" if mean < 0 else "inconclusive")
+        why = f"paired over {diff.size} seeds, one-sided p = {p:.3g}"
+    else:
+        kind = (
+            "consistent" if mean > noise else ("inconsistent" if mean < -noise else "inconclusive")
+        )
+        why = f"{diff.size} seed(s): compared with the test-set noise {noise:.3f}"
+    return Verdict(
+        claim,
+        kind,
+        mean,
+        None,
+        f"gap at n = {small}: {float(at_small.mean()):.3f}, at n = {large}: "
+        f"{float(at_large.mean()):.3f}; {why}",
+    )
+
+
+def summarize(table: pd.DataFrame, config: Config) -> Summary:
+    """Standard and robust test error per (training, n), the Gaussian model beside, verdicts."""
+    means = table.groupby(["training", "n_train"])[["standard_error", "robust_error"]].mean()
+    headline: dict[str, Any] = {}
+    for _, row in means.reset_index().iterrows():
+        headline[f"{row['training']} | n={int(row['n_train'])}"] = {
+            "standard_error": round(float(row["standard_error"]), 4),
+            "robust_error": round(float(row["robust_error"]), 4),
+        }
+    gaussian = theory(config)["gaussian_model"]
+    headline["gaussian_model_n_for_1pct_robust_error"] = next(
+        (n for n, r in zip(gaussian["n"], gaussian["robust"], strict=True) if r <= 0.01), None
+    )
+    headline["gaussian_model_n_for_1pct_standard_error"] = next(
+        (n for n, s in zip(gaussian["n"], gaussian["standard"], strict=True) if s <= 0.01), None
+    )
+    verdicts: list[Verdict] = []
+    adversarial = table[table["training"] == "adversarial"]
+    if not adversarial.empty:
+        verdicts.append(_trend_verdict(adversarial))
+        verdicts.append(_gap_verdict(adversarial))
+    return Summary(headline=headline, verdicts=verdicts)
+
+
+# --------------------------------------------------------------------------- figures
+def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
+    """Left: the CNNs' standard and robust test error against n; right: the Gaussian model."""
+    fig, (left, right) = new_figure(2, width=4.6, height=3.6)
+    colors = {"standard": "tab:blue", "adversarial": "tab:red"}
+    for training, rows in table.groupby("training"):
+        for column, style in (("standard_error", "-"), ("robust_error", "--")):
+            stats_ = rows.groupby("n_train")[column].agg(["mean", "min", "max"]).reset_index()
+            plot_measured(
+                left,
+                stats_["n_train"],
+                stats_["mean"],
+                low=stats_["min"],
+                high=stats_["max"],
+                label=f"{training} training, {column.split('_')[0]} error",
+                color=colors.get(str(training), "tab:gray"),
+                linestyle=style,
+            )
+    left.set_xscale("log")
+    left.set_xlabel("training samples $n$")
+    left.set_ylabel("test error")
+    left.set_title(rf"CNNs on MNIST, PGD-$\ell_\infty$ $\varepsilon = {config.eps:g}$", fontsize=9)
+    left.grid(True, which="both", alpha=0.25)
+    left.legend(fontsize=7)
+    curves = theory(config)["gaussian_model"]
+    plot_theory(right, curves["n"], curves["standard"], label="standard error", color="tab:blue")
+    plot_theory(
+        right, curves["n"], curves["robust"], label=r"$\ell_\infty$-robust error", color="tab:red"
+    )
+    right.set_xscale("log")
+    right.set_xlabel("training samples $n$")
+    right.set_ylabel("error of $w = \\sum_i y_i x_i$")
+    right.set_title(
+        rf"Gaussian model, $d = 784$, $\sigma = {config.gaussian_c1:g} d^{{1/4}}$, "
+        rf"$\varepsilon = {config.gaussian_eps:g}$",
+        fontsize=9,
+    )
+    right.grid(True, which="both", alpha=0.25)
+    right.legend(fontsize=7)
+    return {"errors_vs_n": fig}
