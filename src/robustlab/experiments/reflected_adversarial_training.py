@@ -258,6 +258,10 @@ CAPTIONS: dict[str, str] = {
         "PGD-2, PGD-inf and their reflected R- versions), one panel per training method, mean "
         "with min-max over the runs that trained; the paper's numbers as dashed black ticks."
     ),
+    "losses": (
+        "Paper 004 Fig. 1: the 0-1 loss, the logistic loss log(1 + e^-z) and the reflected loss "
+        "-log(1 + e^z), a concave lower bound on the 0-1 loss, against the margin z = y f(x)."
+    ),
 }
 
 

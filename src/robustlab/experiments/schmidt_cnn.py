@@ -154,6 +154,17 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+CAPTIONS: dict[str, str] = {
+    # figure stem -> what it shows and which paper figure it reproduces
+    "errors_vs_n": (
+        "Schmidt et al. 2018 (paper 003 slides, MNIST CNN experiment): standard and linf-robust "
+        "test error of PaperConvNet against the number of training samples, standard and "
+        "adversarially trained (mean, min-max over seeds); right: the Gaussian model's exact "
+        "standard and robust errors, the predicted gap."
+    ),
+}
+
+
 def cells(config: Config) -> list[Cell]:
     """One cell per (n, training method, seed): one CNN."""
     return grid(config, sweep=("n_train", "training"), exclude=("gaussian_eps", "gaussian_c1"))
