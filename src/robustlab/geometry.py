@@ -12,15 +12,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from robustlab import _checks
+
 Radius = float | Tensor
 
 
-def _check_radius(radius: Radius) -> None:
-    r = torch.as_tensor(radius)
-    if torch.isnan(r).any():
-        raise ValueError("radius contains NaN")
-    if (r < 0).any():
-        raise ValueError(f"radius must be >= 0, got min {float(r.min())}")
+def _check_radius(radius: Radius, name: str = "radius") -> None:
+    _checks.radius(name, radius)
 
 
 def _per_sample(radius: Radius, x: Tensor, sample_dims: int) -> Tensor:
@@ -38,8 +36,10 @@ def project_l2_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> T
     """Nearest point of each sample's l2 ball {||delta_i|| <= r_i}.
 
     delta: (..., *sample_shape) where the last `sample_dims` axes are one sample; `radius` is a
-    scalar or shaped like delta's leading axes.
+    scalar or shaped like delta's leading axes. Raises ValueError for a non-finite delta or a
+    radius that is negative or not finite.
     """
+    _checks.tensor("delta", delta, floating=True)
     _check_radius(radius)
     norms = delta.flatten(-sample_dims).norm(dim=-1)
     r = torch.as_tensor(radius, dtype=delta.dtype, device=delta.device)
@@ -50,6 +50,7 @@ def project_l2_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> T
 
 def project_linf_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> Tensor:
     """Nearest point of each sample's linf ball {||delta_i||_inf <= r_i} (coordinate clipping)."""
+    _checks.tensor("delta", delta, floating=True)
     _check_radius(radius)
     # Right-aligned with delta's leading axes, as in project_l2_ball: (n,) radii fit (E, n, d).
     r = _per_sample(radius, delta, sample_dims)
@@ -57,7 +58,9 @@ def project_linf_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) ->
 
 
 def project_box(x: Tensor, low: float | Tensor, high: float | Tensor) -> Tensor:
-    """Clip x into the box [low, high] (coordinate-wise)."""
+    """Clip x into the box [low, high] (coordinate-wise); finite x and bounds, low <= high."""
+    _checks.tensor("x", x, floating=True)
+    _checks.box("box", (low, high))
     low_t = torch.as_tensor(low, dtype=x.dtype, device=x.device)
     high_t = torch.as_tensor(high, dtype=x.dtype, device=x.device)
     if (low_t > high_t).any():
@@ -71,6 +74,7 @@ def project_simplex_l1(v: Tensor, radius: Radius) -> Tensor:
     Duchi et al. 2008: if sum v <= S, v is returned; otherwise u = max(v - tau, 0) with tau from
     the sorted cumulative sums. Batched over leading axes; S is a scalar or (...,).
     """
+    _checks.tensor("v", v, floating=True)
     _check_radius(radius)
     if (v < 0).any():
         raise ValueError("project_simplex_l1 needs nonnegative input (row norms)")
@@ -97,6 +101,7 @@ def project_l21_ball(delta: Tensor, budget: Radius) -> Tensor:
     delta: (..., n, d). The row norms are projected onto the l1 ball (sort-based), then each row
     is rescaled to its new norm; rows whose norm becomes 0 are zeroed. O(n log n).
     """
+    _checks.tensor("delta", delta, floating=True)
     if delta.ndim < 2:
         raise ValueError(f"delta must be (..., n, d), got shape {tuple(delta.shape)}")
     norms = delta.norm(dim=-1)
@@ -115,6 +120,8 @@ def project_weight_ball(W: Tensor, W0: Tensor, radius: Radius) -> Tensor:
 
     W, W0: (..., m, d); paper 002 Definition 2.1 and appendix Algorithm 1.
     """
+    _checks.tensor("W", W, floating=True)
+    _checks.tensor("W0", W0, floating=True)
     if W.shape != W0.shape:
         raise ValueError(f"W {tuple(W.shape)} and W0 {tuple(W0.shape)} differ in shape")
     return W0 + project_l2_ball(W - W0, radius, sample_dims=1)
@@ -203,11 +210,13 @@ class L21:
     S: float
 
     def __post_init__(self) -> None:
-        _check_radius(self.S)
+        _checks.real("S", self.S, low=0.0)
 
     @classmethod
     def from_C(cls, C: float, n: int) -> L21:
         """S = C sqrt(n), the paper's parametrization."""
+        _checks.real("C", C, low=0.0)
+        _checks.integer("n", n, low=1)
         return cls(C * n**0.5)
 
     def project(self, delta: Tensor) -> Tensor:
@@ -224,7 +233,7 @@ class L2Inf:
     B: float
 
     def __post_init__(self) -> None:
-        _check_radius(self.B)
+        _checks.real("B", self.B, low=0.0)
 
     def project(self, delta: Tensor) -> Tensor:
         return project_l2inf_ball(delta, self.B)
