@@ -333,3 +333,21 @@ def generator_(value: object, name: str = "generator") -> None:
     """None or a torch.Generator."""
     if value is not None and not isinstance(value, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None, got {_show(value)}")
+
+
+def module(name: str, value: object) -> nn.Module:
+    """A torch.nn.Module whose parameters are all finite."""
+    if not isinstance(value, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {_show(value)} ({_kind(value)})")
+    for key, parameter in value.named_parameters():
+        nonfinite(f"{name} parameter {key}", parameter)
+    return value
+
+
+def training_data(model: nn.Module, X: object, y: object, name: str = "X") -> None:
+    """Training inputs fit for the model (see `model_input`) and finite labels; integer class
+    labels must lie in 0..K-1 for the model's K outputs (shapes are checked by the caller)."""
+    x = model_input(name, X, model)
+    target = labels("y", y)
+    if not target.is_floating_point() and x.numel():
+        class_labels("y", target, output_classes(model, x))

@@ -18,7 +18,7 @@ from typing import Literal, TypeVar
 import torch
 from torch import Tensor, nn
 
-from robustlab import losses
+from robustlab import _checks, losses
 from robustlab.geometry import project_weight_ball
 from robustlab.learners.trace import (
     EVAL_CHUNK,
@@ -86,8 +86,12 @@ def sgd(
     `diagnostics=False` skips the passes over the whole training set at each record (trace
     loss, accuracy and sign_changes are NaN; distance_from_init is kept): for very wide nets,
     where one such pass costs as much as hundreds of steps and holds (E, 4096, m) activations.
-    Raises ValueError for bad shapes, labels, losses or hyper-parameters.
+    Raises ValueError for bad shapes, labels, losses or hyper-parameters, and for a run that
+    diverges (a non-finite loss or weights: lr too large), naming the step.
     """
+    _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
+    _checks.generator_(generator)
+    _checks.optional_integer("record_every", record_every, low=1)
     return train_loop(
         model,
         X,
@@ -192,6 +196,7 @@ def train_loop(
             if perturb is not None and perturb_every == "batch":
                 xb = _perturbed(perturb, net, xb, yb, params)
             grads, batch_loss = _gradients(net, names, params, closed_form, xb, yb, loss, binary)
+            _check_divergence("the minibatch loss", batch_loss, step, rate)
             _apply(net, params, grads, rate, weight_decay, lazy_radius, lazy_mode, active, E)
             updates += active.to(torch.int64)
             recorder.add_batch_loss(batch_loss)
@@ -201,11 +206,45 @@ def train_loop(
                 recorder.record(step, rate)
             if done:
                 break
+        _check_divergence(
+            "the weights", torch.stack([p.detach().norm() for p in params]), step, rate
+        )
         if record_every is None:
             recorder.record(step, rate)
     if recorder.last_step != step:
         recorder.record(step, rate)
     return net, recorder.trace(updates, ~active)
+
+
+def _check_training(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    epochs: int,
+    max_steps: int | None,
+    lazy_radius: float | None,
+) -> None:
+    """Entry checks shared by `sgd` and `adversarial_training`: finite model, data and labels
+    fit for it, finite hyper-parameters."""
+    _checks.module("model", model)
+    _checks.training_data(model, X, y)
+    _checks.positives(lr=lr)
+    _checks.real("weight_decay", weight_decay, low=0.0)
+    _checks.counts(batch_size=batch_size, epochs=epochs)
+    _checks.optional_integer("max_steps", max_steps, low=0)
+    _checks.optional_real("lazy_radius", lazy_radius, low=0.0)
+
+
+def _check_divergence(what: str, values: Tensor, step: int, lr: float) -> None:
+    """Stop a run whose loss or weights stopped being finite (one (E,)-sized check)."""
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(
+            f"training diverged: {what} became {values.tolist()} by step {step} at lr = {lr:g}; "
+            "lower lr (or weight_decay), or check the data scale"
+        )
 
 
 def _validate(
