@@ -41,6 +41,12 @@ def project_l2_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> T
     """
     _checks.tensor("delta", delta, floating=True)
     _check_radius(radius)
+    return _l2_ball(delta, radius, sample_dims)
+
+
+def _l2_ball(delta: Tensor, radius: Radius, sample_dims: int) -> Tensor:
+    """`project_l2_ball` without the check of delta, for the attacks' inner loops (their
+    inputs and steps are checked at entry)."""
     norms = delta.flatten(-sample_dims).norm(dim=-1)
     r = torch.as_tensor(radius, dtype=delta.dtype, device=delta.device)
     factor = torch.clamp(r / norms.clamp_min(torch.finfo(delta.dtype).tiny), max=1.0)
@@ -52,6 +58,11 @@ def project_linf_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) ->
     """Nearest point of each sample's linf ball {||delta_i||_inf <= r_i} (coordinate clipping)."""
     _checks.tensor("delta", delta, floating=True)
     _check_radius(radius)
+    return _linf_ball(delta, radius, sample_dims)
+
+
+def _linf_ball(delta: Tensor, radius: Radius, sample_dims: int) -> Tensor:
+    """`project_linf_ball` without the check of delta (see `_l2_ball`)."""
     # Right-aligned with delta's leading axes, as in project_l2_ball: (n,) radii fit (E, n, d).
     r = _per_sample(radius, delta, sample_dims)
     return torch.maximum(torch.minimum(delta, r), -r)
@@ -102,6 +113,11 @@ def project_l21_ball(delta: Tensor, budget: Radius) -> Tensor:
     is rescaled to its new norm; rows whose norm becomes 0 are zeroed. O(n log n).
     """
     _checks.tensor("delta", delta, floating=True)
+    return _l21_ball(delta, budget)
+
+
+def _l21_ball(delta: Tensor, budget: Radius) -> Tensor:
+    """`project_l21_ball` without the check of delta, for the poisoners' inner loops."""
     if delta.ndim < 2:
         raise ValueError(f"delta must be (..., n, d), got shape {tuple(delta.shape)}")
     norms = delta.norm(dim=-1)
@@ -139,7 +155,8 @@ class L2:
         return norms
 
     def project(self, delta: Tensor, radius: Radius, sample_dims: int = 1) -> Tensor:
-        return project_l2_ball(delta, radius, sample_dims=sample_dims)
+        _check_radius(radius)
+        return _l2_ball(delta, radius, sample_dims)
 
     def normalize(self, grad: Tensor, sample_dims: int = 1) -> Tensor:
         """grad / ||grad||_2 per sample (0 where the gradient vanishes)."""
@@ -174,7 +191,8 @@ class Linf:
         return delta.flatten(-sample_dims).abs().amax(dim=-1)
 
     def project(self, delta: Tensor, radius: Radius, sample_dims: int = 1) -> Tensor:
-        return project_linf_ball(delta, radius, sample_dims=sample_dims)
+        _check_radius(radius)
+        return _linf_ball(delta, radius, sample_dims)
 
     def normalize(self, grad: Tensor, sample_dims: int = 1) -> Tensor:
         return grad.sign()
@@ -220,7 +238,7 @@ class L21:
         return cls(C * n**0.5)
 
     def project(self, delta: Tensor) -> Tensor:
-        return project_l21_ball(delta, self.S)
+        return _l21_ball(delta, self.S)
 
     def spent(self, delta: Tensor) -> float:
         return float(delta.norm(dim=-1).sum())
@@ -236,7 +254,7 @@ class L2Inf:
         _checks.real("B", self.B, low=0.0)
 
     def project(self, delta: Tensor) -> Tensor:
-        return project_l2inf_ball(delta, self.B)
+        return _l2_ball(delta, self.B, 1)
 
     def spent(self, delta: Tensor) -> float:
         return float(delta.norm(dim=-1).amax()) if delta.numel() else 0.0

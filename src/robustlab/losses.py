@@ -29,6 +29,7 @@ def _softplus(z: Tensor) -> Tensor:
 
 def logistic(z: Tensor) -> Tensor:
     """log(1 + e^{-z}), the usual upper bound on the 0-1 loss (to be minimized)."""
+    _checks.tensor("z", z, floating=True, finite=False)
     return _softplus(-z)
 
 

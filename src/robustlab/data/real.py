@@ -326,8 +326,8 @@ def binary_pair(ds: Dataset, *, positive: int = 1, negative: int = 0) -> Dataset
     """
     if not isinstance(ds, Dataset):
         raise TypeError(f"ds must be a robustlab.data.Dataset, got {type(ds).__name__}")
-    _checks.integer("positive", positive)
-    _checks.integer("negative", negative)
+    _checks.integer("positive", positive, low=0)
+    _checks.integer("negative", negative, low=0)
     if ds.y.is_floating_point():
         raise ValueError(f"binary_pair needs integer class labels, got y of dtype {ds.y.dtype}")
     if positive == negative:

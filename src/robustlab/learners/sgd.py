@@ -22,6 +22,7 @@ from robustlab import _checks, losses
 from robustlab.geometry import project_weight_ball
 from robustlab.learners.trace import (
     EVAL_CHUNK,
+    TrainingDivergedError,
     TrainingTrace,
     broadcast_labels,
     check_labels,
@@ -86,8 +87,10 @@ def sgd(
     `diagnostics=False` skips the passes over the whole training set at each record (trace
     loss, accuracy and sign_changes are NaN; distance_from_init is kept): for very wide nets,
     where one such pass costs as much as hundreds of steps and holds (E, 4096, m) activations.
-    Raises ValueError for bad shapes, labels, losses or hyper-parameters, and for a run that
-    diverges (a non-finite loss or weights: lr too large), naming the step.
+    Raises ValueError for bad shapes, labels, losses or hyper-parameters, and
+    `TrainingDivergedError` (a ValueError) for a run whose loss or weights stop being finite
+    (lr too large), naming the step; the minibatch loss is checked every step, the weights
+    after every epoch.
     """
     _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
     _checks.generator_(generator)
@@ -206,9 +209,8 @@ def train_loop(
                 recorder.record(step, rate)
             if done:
                 break
-        _check_divergence(
-            "the weights", torch.stack([p.detach().norm() for p in params]), step, rate
-        )
+        largest = torch.stack([p.detach().abs().amax() for p in params if p.numel()])
+        _check_divergence("the largest |weight|", largest, step, rate)
         if record_every is None:
             recorder.record(step, rate)
     if recorder.last_step != step:
@@ -241,7 +243,7 @@ def _check_training(
 def _check_divergence(what: str, values: Tensor, step: int, lr: float) -> None:
     """Stop a run whose loss or weights stopped being finite (one (E,)-sized check)."""
     if not bool(torch.isfinite(values).all()):
-        raise ValueError(
+        raise TrainingDivergedError(
             f"training diverged: {what} became {values.tolist()} by step {step} at lr = {lr:g}; "
             "lower lr (or weight_decay), or check the data scale"
         )

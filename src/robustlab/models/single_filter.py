@@ -185,6 +185,8 @@ class SingleFilterNet(nn.Module):
         return w
 
     def _check_input(self, x: Tensor) -> None:
+        # dtype, device and shape only: a forward pass sits in every hot loop, so finiteness
+        # is checked once at the entry of the library functions that call it.
         _checks.tensor("x", x, floating=True, finite=False)
         _checks.matches_model("x", x, self)
         if x.ndim == 2 and x.shape[1] == self.dim:

@@ -113,6 +113,7 @@ def clean_label(
     """
     _checks.callable_("model", model)
     _checks.training_data(model, X, y)
+    _checks.nonempty("X", X)
     _checks.integer("steps", steps, low=0)
     _checks.optional_real("step_size", step_size, low=0.0)
     _checks.counts(chunk_size=chunk_size)
