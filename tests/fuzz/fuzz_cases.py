@@ -31,6 +31,7 @@ from robustlab.attacks import (
     grid_search,
     minimal_gradient_step,
     minimal_perturbation,
+    paper_grid_search,
     pgd,
     quantiles,
     robust_accuracy,
@@ -43,6 +44,7 @@ from robustlab.learners import (
     LaplaceInputs,
     StudentTInputs,
     adversarial_training,
+    from_attack,
     gradient_flow,
     neurotron,
     projected_sgd,
@@ -50,7 +52,14 @@ from robustlab.learners import (
     sgd_square_loss,
 )
 from robustlab.learners.neurotron import BallInputs
-from robustlab.models import LinearModel, PaperConvNet, TwoLayerNet, load_model
+from robustlab.models import (
+    Activation,
+    LinearModel,
+    PaperConvNet,
+    TwoLayerNet,
+    load_model,
+    save_model,
+)
 from robustlab.models.single_filter import (
     SingleFilterNet,
     conv_sensing,
@@ -210,6 +219,10 @@ def _linear_project(radius: Any) -> Any:
     model = LinearModel.zeros(1, D)
     model.project_to_ball(radius)
     return model
+
+
+def _save(model: Any) -> Path:
+    return save_model(model, Path(tempfile.mkdtemp(prefix="robustlab-fuzz-")) / "m.safetensors")
 
 
 def _dataset(x: Any = X, y: Any = Y) -> Dataset:
@@ -804,6 +817,48 @@ SLOTS: list[Slot] = [
     *_slots("downsample", downsample, IMAGES, 196, kinds={"x": "tensor", "d": "count"}),
     *_slots("unit_norm", unit_norm, X, kinds={"data": "tensor"}),
     *_slots("binary_pair", _binary_pair, kinds={"positive": "int"}),
+    # ------------------------------------------------------------------ more entry points
+    *_slots("Activation", Activation, "leaky_relu", 0.1, kinds={"alpha": "real0"}),
+    *_slots("save_model", _save, NET, kinds={"model": "module"}),
+    *_slots("SingleFilterNet.relu_gate", SingleFilterNet.relu_gate, W_STAR, kinds={"w": "tensor"}),
+    *_slots(
+        "SingleFilterNet.convolutional",
+        SingleFilterNet.convolutional,
+        torch.ones(2),
+        D,
+        stride=1,
+        kinds={"w": "tensor", "dim": "count", "stride": "count"},
+    ),
+    *_slots("get_norm", geometry.get_norm, "l2", kinds={"name": "norm:norm"}),
+    *_slots("get_margin_loss", losses.get_margin_loss, "ce", kinds={"name": "norm:loss"}),
+    *_slots("square", losses.square, X, X, kinds={"prediction": "typed", "target": "typed"}),
+    *_slots(
+        "paper_grid_search",
+        paper_grid_search,
+        "ce",
+        points_per_axis=4,
+        top_k=(2,),
+        kinds={"points_per_axis": "count"},
+    ),
+    *_slots("from_attack", from_attack, pgd, kinds={"attack": "callable"}),
+    *_slots(
+        "RealizableOracle.theta_for",
+        RealizableOracle.theta_for,
+        FILTER,
+        W_STAR,
+        W_STAR + 0.1,
+        torch.randn(N, D),
+        kinds={"x": "input", "w_adv": "tensor"},
+    ),
+    *_slots(
+        "RealizableOracle.noise_bound",
+        RealizableOracle.noise_bound,
+        FILTER,
+        W_STAR,
+        W_STAR + 0.1,
+        radius=1.0,
+        kinds={"radius": "nonneg", "w_star": "tensor"},
+    ),
 ]
 
 

@@ -102,6 +102,7 @@ def from_attack(attack: Callable[..., Any]) -> Perturbation:
     A leading budgets axis of size 1 (robustlab.attacks' (B, E, n, d)) is dropped. Raises
     TypeError at call time if the attack returns neither, ValueError for several budgets.
     """
+    _checks.callable_("attack", attack)
 
     def perturbation(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         result = attack(model, x, y)

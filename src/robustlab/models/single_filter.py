@@ -130,7 +130,7 @@ class SingleFilterNet(nn.Module):
     @classmethod
     def relu_gate(cls, w: Tensor, *, alpha: float = 0.0) -> SingleFilterNet:
         """Single (leaky) ReLU gate sigma(w^T x): k = 1, A_1 = I_n, r = n (Definition 1 (a))."""
-        w = _as_ensemble(w)
+        w = _as_ensemble(_checks.tensor("w", w, floating=True))
         return cls(identity_sensing(w.shape[1], dtype=w.dtype), w, alpha=alpha)
 
     @classmethod
@@ -138,7 +138,7 @@ class SingleFilterNet(nn.Module):
         cls, w: Tensor, dim: int, *, stride: int = 1, alpha: float = 0.0
     ) -> SingleFilterNet:
         """Depth-2 convolutional net with filter w (E, r) over inputs of size n (Def. 1 (b))."""
-        w = _as_ensemble(w)
+        w = _as_ensemble(_checks.tensor("w", w, floating=True))
         sensing = conv_sensing(dim, w.shape[1], stride=stride, dtype=w.dtype)
         return cls(sensing, w, alpha=alpha)
 
