@@ -105,15 +105,11 @@ def test_nan_or_inf_anywhere_in_a_tensor_is_refused_thoroughly(data: st.DataObje
 def _wrong_number(data: st.DataObject) -> None:
     slot = data.draw(st.sampled_from(NUMBER_SLOTS), label="slot")
     if slot.kind == "count":
-        value: Any = data.draw(
-            st.one_of(
-                st.floats(allow_nan=True, allow_infinity=True),
-                st.integers(max_value=0 if "zero" in slot.skip else 1).map(lambda k: k - 1),
-                st.text(max_size=3),
-                st.booleans(),
-            ),
-            label="value",
-        )
+        wrong = [st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=3), st.booleans()]
+        if "negative" not in slot.skip:  # counts >= 1 (or >= 0): draw integers below
+            highest = -1 if "zero" in slot.skip else 0
+            wrong.append(st.integers(max_value=highest))
+        value: Any = data.draw(st.one_of(*wrong), label="value")
     else:
         forbidden = [
             st.sampled_from([math.nan, math.inf, -math.inf]),
