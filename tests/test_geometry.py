@@ -371,7 +371,7 @@ BAD = [-1.0, float("nan"), torch.tensor([1.0, -0.1]), torch.tensor([0.5, float("
 @pytest.mark.parametrize("radius", BAD, ids=["negative", "nan", "neg-entry", "nan-entry"])
 def test_bad_radii_raise(radius: float | torch.Tensor) -> None:
     delta = torch.ones(2, 3)
-    match = "radius must be >= 0|radius contains NaN"
+    match = "radius must be|radius contains NaN"
     for call in (
         lambda: project_l2_ball(delta, radius),
         lambda: project_linf_ball(delta, radius),
@@ -386,11 +386,11 @@ def test_bad_radii_raise(radius: float | torch.Tensor) -> None:
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan")])
 def test_bad_budgets_raise(bad: float) -> None:
-    with pytest.raises(ValueError, match="radius"):
+    with pytest.raises(ValueError, match="S must be"):
         L21(bad)
-    with pytest.raises(ValueError, match="radius"):
+    with pytest.raises(ValueError, match="B must be"):
         L2Inf(bad)
-    with pytest.raises(ValueError, match="radius"):
+    with pytest.raises(ValueError, match="C must be"):
         L21.from_C(bad, 10)
 
 

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from robustlab import _checks
+
 Radius = float | Tensor
 
 
-def _check_radius(radius: Radius) -> None:
-    r = torch.as_tensor(radius)
-    if torch.isnan(r).any():
-        raise ValueError("radius contains NaN")
-    if (r < 0).any():
-        raise ValueError(f"radius must be >= 0, got min {float(r.min())}")
+def _check_radius(radius: Radius, name: str = "radius") -> None:
+    _checks.radius(name, radius)
 
 
 def _per_sample(radius: Radius, x: Tensor, sample_dims: int) -> Tensor:
@@ -38,9 +36,17 @@ def project_l2_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> T
     """Nearest point of each sample's l2 ball {||delta_i|| <= r_i}.
 
     delta: (..., *sample_shape) where the last `sample_dims` axes are one sample; `radius` is a
-    scalar or shaped like delta's leading axes.
+    scalar or shaped like delta's leading axes. Raises ValueError for a non-finite delta or a
+    radius that is negative or not finite.
     """
+    _checks.tensor("delta", delta, floating=True)
     _check_radius(radius)
+    return _l2_ball(delta, radius, sample_dims)
+
+
+def _l2_ball(delta: Tensor, radius: Radius, sample_dims: int) -> Tensor:
+    """`project_l2_ball` without the check of delta, for the attacks' inner loops (their
+    inputs and steps are checked at entry)."""
     norms = delta.flatten(-sample_dims).norm(dim=-1)
     r = torch.as_tensor(radius, dtype=delta.dtype, device=delta.device)
     factor = torch.clamp(r / norms.clamp_min(torch.finfo(delta.dtype).tiny), max=1.0)
@@ -50,14 +56,22 @@ def project_l2_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> T
 
 def project_linf_ball(delta: Tensor, radius: Radius, *, sample_dims: int = 1) -> Tensor:
     """Nearest point of each sample's linf ball {||delta_i||_inf <= r_i} (coordinate clipping)."""
+    _checks.tensor("delta", delta, floating=True)
     _check_radius(radius)
+    return _linf_ball(delta, radius, sample_dims)
+
+
+def _linf_ball(delta: Tensor, radius: Radius, sample_dims: int) -> Tensor:
+    """`project_linf_ball` without the check of delta (see `_l2_ball`)."""
     # Right-aligned with delta's leading axes, as in project_l2_ball: (n,) radii fit (E, n, d).
     r = _per_sample(radius, delta, sample_dims)
     return torch.maximum(torch.minimum(delta, r), -r)
 
 
 def project_box(x: Tensor, low: float | Tensor, high: float | Tensor) -> Tensor:
-    """Clip x into the box [low, high] (coordinate-wise)."""
+    """Clip x into the box [low, high] (coordinate-wise); finite x and bounds, low <= high."""
+    _checks.tensor("x", x, floating=True)
+    _checks.box("box", (low, high))
     low_t = torch.as_tensor(low, dtype=x.dtype, device=x.device)
     high_t = torch.as_tensor(high, dtype=x.dtype, device=x.device)
     if (low_t > high_t).any():
@@ -71,6 +85,7 @@ def project_simplex_l1(v: Tensor, radius: Radius) -> Tensor:
     Duchi et al. 2008: if sum v <= S, v is returned; otherwise u = max(v - tau, 0) with tau from
     the sorted cumulative sums. Batched over leading axes; S is a scalar or (...,).
     """
+    _checks.tensor("v", v, floating=True)
     _check_radius(radius)
     if (v < 0).any():
         raise ValueError("project_simplex_l1 needs nonnegative input (row norms)")
@@ -97,6 +112,12 @@ def project_l21_ball(delta: Tensor, budget: Radius) -> Tensor:
     delta: (..., n, d). The row norms are projected onto the l1 ball (sort-based), then each row
     is rescaled to its new norm; rows whose norm becomes 0 are zeroed. O(n log n).
     """
+    _checks.tensor("delta", delta, floating=True)
+    return _l21_ball(delta, budget)
+
+
+def _l21_ball(delta: Tensor, budget: Radius) -> Tensor:
+    """`project_l21_ball` without the check of delta, for the poisoners' inner loops."""
     if delta.ndim < 2:
         raise ValueError(f"delta must be (..., n, d), got shape {tuple(delta.shape)}")
     norms = delta.norm(dim=-1)
@@ -115,6 +136,8 @@ def project_weight_ball(W: Tensor, W0: Tensor, radius: Radius) -> Tensor:
 
     W, W0: (..., m, d); paper 002 Definition 2.1 and appendix Algorithm 1.
     """
+    _checks.tensor("W", W, floating=True)
+    _checks.tensor("W0", W0, floating=True)
     if W.shape != W0.shape:
         raise ValueError(f"W {tuple(W.shape)} and W0 {tuple(W0.shape)} differ in shape")
     return W0 + project_l2_ball(W - W0, radius, sample_dims=1)
@@ -132,7 +155,8 @@ class L2:
         return norms
 
     def project(self, delta: Tensor, radius: Radius, sample_dims: int = 1) -> Tensor:
-        return project_l2_ball(delta, radius, sample_dims=sample_dims)
+        _check_radius(radius)
+        return _l2_ball(delta, radius, sample_dims)
 
     def normalize(self, grad: Tensor, sample_dims: int = 1) -> Tensor:
         """grad / ||grad||_2 per sample (0 where the gradient vanishes)."""
@@ -167,7 +191,8 @@ class Linf:
         return delta.flatten(-sample_dims).abs().amax(dim=-1)
 
     def project(self, delta: Tensor, radius: Radius, sample_dims: int = 1) -> Tensor:
-        return project_linf_ball(delta, radius, sample_dims=sample_dims)
+        _check_radius(radius)
+        return _linf_ball(delta, radius, sample_dims)
 
     def normalize(self, grad: Tensor, sample_dims: int = 1) -> Tensor:
         return grad.sign()
@@ -203,15 +228,17 @@ class L21:
     S: float
 
     def __post_init__(self) -> None:
-        _check_radius(self.S)
+        _checks.real("S", self.S, low=0.0)
 
     @classmethod
     def from_C(cls, C: float, n: int) -> L21:
         """S = C sqrt(n), the paper's parametrization."""
+        _checks.real("C", C, low=0.0)
+        _checks.integer("n", n, low=1)
         return cls(C * n**0.5)
 
     def project(self, delta: Tensor) -> Tensor:
-        return project_l21_ball(delta, self.S)
+        return _l21_ball(delta, self.S)
 
     def spent(self, delta: Tensor) -> float:
         return float(delta.norm(dim=-1).sum())
@@ -224,10 +251,10 @@ class L2Inf:
     B: float
 
     def __post_init__(self) -> None:
-        _check_radius(self.B)
+        _checks.real("B", self.B, low=0.0)
 
     def project(self, delta: Tensor) -> Tensor:
-        return project_l2inf_ball(delta, self.B)
+        return _l2_ball(delta, self.B, 1)
 
     def spent(self, delta: Tensor) -> float:
         return float(delta.norm(dim=-1).amax()) if delta.numel() else 0.0

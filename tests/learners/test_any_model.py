@@ -101,7 +101,7 @@ def test_labels_that_do_not_fit_the_output_shape_raise() -> None:
     x, labels = images(16, 4)
     with pytest.raises(ValueError, match="one-output model needs labels"):
         sgd(mlp(1), x, labels, lr=0.1)
-    with pytest.raises(ValueError, match=r"3-output model needs labels 0\.\.2"):
+    with pytest.raises(ValueError, match=r"y must lie in 0\.\.2 for a 3-output model"):
         sgd(mlp(3), x, labels, lr=0.1)
 
 

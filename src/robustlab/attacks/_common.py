@@ -55,11 +55,11 @@ def check_labels(y: Tensor, outputs: Tensor, n: int) -> Tensor:
         return y.to(outputs.dtype)
     K = outputs.shape[-1]
     if y.is_floating_point() and not bool((y == y.round()).all()):
-        raise ValueError("a K-class model needs integer labels 0..K-1, got fractional values")
+        raise ValueError("a K-class model needs integer labels y in 0..K-1, got fractions")
     labels = y.long()
     if n and (int(labels.min()) < 0 or int(labels.max()) >= K):
         raise ValueError(
-            f"labels must lie in 0..{K - 1} for a {K}-output model, "
+            f"labels y must lie in 0..{K - 1} for a {K}-output model, "
             f"got range {int(labels.min())}..{int(labels.max())}"
         )
     return labels

@@ -20,6 +20,7 @@ import math
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.attacks import multiclass_step as multiclass
 from robustlab.attacks._model import Model, Objective, as_objective, model_inputs
 from robustlab.attacks._ray import bisect, first_sign_change, ray_profile, scan_first
@@ -102,6 +103,8 @@ def gradient_step(
     afterwards) unless `train_mode`.
     Raises ValueError for a model with more than one output or a badly shaped eta.
     """
+    _checks.attack_inputs(model, x)
+    _checks.finite("eta", eta)
     objective = as_objective(model, train_mode=train_mode)
     xe = model_inputs(objective, x)
     f, grad = _grad_f(objective, xe)
@@ -217,6 +220,11 @@ def minimal_gradient_step(
     afterwards) unless `train_mode`.
     Raises ValueError for bad arguments.
     """
+    _checks.attack_inputs(model, x)
+    _checks.real("rtol", rtol)
+    _checks.counts(scan_points=scan_points)
+    if max_eta is not None:
+        _checks.radius("max_eta", max_eta)
     if not 0 < rtol < 1:
         raise ValueError(f"rtol must lie in (0, 1), got {rtol}")
     if scan_points < 1:

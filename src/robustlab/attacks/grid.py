@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.attacks._common import check_labels, check_loss, loss_and_margin
 from robustlab.attacks.result import GridResult
 
@@ -53,6 +54,17 @@ def grid_search(
     the leading coordinates, the trailing ones are one batch.
     Raises ValueError for bad shapes, sizes or loss names.
     """
+    _checks.tensor("x", x, floating=True)
+    _checks.finite("y", y)
+    _checks.box("box", box)
+    _checks.real("radius", radius, low=0.0)
+    _checks.counts(points_per_axis=points_per_axis)
+    _checks.counts(chunk_size=chunk_size, **{f"top_k entry {i}": k for i, k in enumerate(top_k)})
+    if not isinstance(loss_fn, str):
+        _checks.callable_("loss_fn", loss_fn)
+    if model is not None:
+        _checks.callable_("model", model)
+    _checks.dtype("dtype", dtype)
     if x.ndim != 1:
         raise ValueError(f"x must be one input of shape (d,), got {tuple(x.shape)}")
     if points_per_axis < 1:

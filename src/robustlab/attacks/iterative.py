@@ -33,6 +33,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.attacks._common import (
     Box,
     Budget,
@@ -68,6 +69,8 @@ def step_decay(gamma: float, every: int) -> Schedule:
 
     Raises ValueError unless 0 < gamma and every >= 1.
     """
+    _checks.positives(gamma=gamma)
+    _checks.counts(every=every)
     if not gamma > 0 or every < 1:
         raise ValueError(f"step_decay needs gamma > 0 and every >= 1, got {gamma}, {every}")
 
@@ -338,6 +341,9 @@ def pgd(
     `train_mode`. Returns an `AttackResult` with (B, E, n) fields ((B, n) for a generic model).
     Raises ValueError for bad budgets, labels, shapes, loss or norm names, or x outside the box.
     """
+    _checks.attack_inputs(model, x, y, eps=eps, box=box, norm=norm, generator=generator)
+    _checks.counts(steps=steps, restarts=restarts)
+    _checks.positives(step_size=step_size, step_ratio=step_ratio)
     return _run(
         as_objective(model, train_mode=train_mode),
         x,
@@ -380,6 +386,9 @@ def bim(
 
     Paper 004 section 4.2 (BIM and R-BIM with loss="reflected"). Arguments and result as `pgd`.
     """
+    _checks.attack_inputs(model, x, y, eps=eps, box=box, norm=norm, schedule=schedule)
+    _checks.counts(steps=steps)
+    _checks.positives(step_size=step_size, step_ratio=step_ratio)
     return _run(
         as_objective(model, train_mode=train_mode),
         x,
@@ -418,6 +427,7 @@ def fgsm(
     R-FGSM with loss="reflected"). The clean point stays a candidate (the best of the two is
     returned). Arguments and result as `pgd`.
     """
+    _checks.attack_inputs(model, x, y, eps=eps, box=box, norm=norm)
     return _run(
         as_objective(model, train_mode=train_mode),
         x,

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.attacks._common import check_labels, loss_and_margin
 from robustlab.attacks._model import Model, as_objective, model_inputs
 from robustlab.attacks.gradient_step import minimal_gradient_step
@@ -40,6 +41,7 @@ def _split(model: Model, x: Tensor, batch_size: int | None) -> tuple[list[Tensor
 
 def clean_margin(model: Model, x: Tensor, y: Tensor) -> Tensor:
     """Margin at the clean points: (E, n) or (n,); > 0 where classified correctly."""
+    _checks.attack_inputs(model, x, y)
     objective = as_objective(model)
     xe = model_inputs(objective, x)
     out = objective.outputs(xe)
@@ -63,6 +65,11 @@ def robust_accuracy(
     (B,). `batch_size` splits the samples to bound memory (B * batch_size points at once).
     Raises ValueError for an empty or negative list of budgets.
     """
+    _checks.attack_inputs(model, x, y)
+    _checks.budget("budgets", budgets)
+    _checks.callable_("attack", attack)
+    _checks.nonempty("y", y)
+    _checks.optional_integer("batch_size", batch_size, low=1)
     values = torch.as_tensor(budgets, dtype=torch.float64).reshape(-1)
     if values.numel() == 0:
         raise ValueError("budgets is empty")
@@ -91,6 +98,10 @@ def robust_accuracy(
 def quantiles(values: Tensor, levels: Sequence[float]) -> Tensor:
     """Inverse-CDF quantiles over the last axis (the smallest v with F(v) >= level), inf-aware:
     (Q, ...) for values (..., n)."""
+    _checks.tensor("values", values, finite=False)
+    _checks.budget("levels", levels)
+    if values.is_floating_point() and bool(values.isnan().any()):
+        raise ValueError("values contains NaN: quantiles need numbers (inf is allowed)")
     lv = torch.as_tensor(levels, dtype=torch.float64)
     if bool(((lv <= 0) | (lv > 1)).any()):
         raise ValueError(f"quantile levels must lie in (0, 1], got {lv.tolist()}")
@@ -123,6 +134,10 @@ def minimal_perturbation(
     inf where it fails at max_eps. With labels y, misclassified points get 0.
     Raises ValueError for an unknown method or a missing max_eps / labels for "pgd".
     """
+    _checks.attack_inputs(model, x, y, norm=norm)
+    _checks.counts(iterations=iterations)
+    _checks.positives(max_eps=max_eps)
+    _checks.budget("levels", levels)
     if method == "gradient_step":
         step = minimal_gradient_step(model, x)
         norms = step.delta_norm.to(torch.float64)

@@ -18,6 +18,7 @@ import math
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.attacks._common import check_labels
 from robustlab.attacks._model import Model, Objective, as_objective, model_inputs
 from robustlab.attacks._ray import bisect, first_sign_change, ray_profile, scan_first
@@ -150,6 +151,11 @@ def universal_perturbation(
     eta = inf (per member) where no such step exists within the bound.
     Raises ValueError for bad labels, shapes, fraction or a model with more than one output.
     """
+    _checks.attack_inputs(model, X, y, x_name="X")
+    _checks.counts(scan_points=scan_points)
+    _checks.real("fraction", fraction)
+    _checks.optional_real("max_eta", max_eta, low=0.0)
+    _checks.real("rtol", rtol, low=0.0, high=1.0, low_open=True, high_open=True)
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
     if max_eta is not None and not max_eta >= 0:

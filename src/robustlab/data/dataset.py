@@ -8,6 +8,8 @@ from typing import Self
 import torch
 from torch import Tensor
 
+from robustlab import _checks
+
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
@@ -24,6 +26,8 @@ class Dataset:
     name: str
 
     def __post_init__(self) -> None:
+        _checks.tensor("Dataset x", self.x, finite=False)
+        _checks.tensor("Dataset y", self.y, finite=False)
         if self.x.ndim != 2:
             raise ValueError(f"Dataset x must be (n, d), got shape {tuple(self.x.shape)}")
         if self.y.shape != (self.x.shape[0],):
@@ -63,6 +67,10 @@ def random_subset(
     x: Tensor, y: Tensor, n: int | None, generator: torch.Generator
 ) -> tuple[Tensor, Tensor]:
     """A uniformly drawn subset of n samples of (x, y); all of them when n is None or >= len(x)."""
+    _checks.tensor("x", x, finite=False)
+    _checks.tensor("y", y, finite=False)
+    _checks.optional_integer("n", n, low=0)
+    _checks.generator_(generator)
     if n is None or n >= x.shape[0]:
         return x, y
     index = torch.randperm(x.shape[0], generator=generator)[:n]

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from robustlab import _checks
 from robustlab.data.dataset import Dataset
 
 __all__ = [
@@ -328,6 +329,10 @@ def binary_pair(ds: Dataset, *, positive: int = 1, negative: int = 0) -> Dataset
     Paper 002 section 5 and paper 004 section 4: MNIST 0 vs 1 (positive=1, negative=0).
     Raises ValueError for float labels, equal classes, or a class absent from ds.
     """
+    if not isinstance(ds, Dataset):
+        raise TypeError(f"ds must be a robustlab.data.Dataset, got {type(ds).__name__}")
+    _checks.integer("positive", positive, low=0)
+    _checks.integer("negative", negative, low=0)
     if ds.y.is_floating_point():
         raise ValueError(f"binary_pair needs integer class labels, got y of dtype {ds.y.dtype}")
     if positive == negative:
@@ -354,6 +359,8 @@ def downsample(x: Tensor, d: int, *, method: Downsampling = "area") -> Tensor:
     Raises ValueError unless d is in ALLOWED_DIMS, method is known and x is floating with last
     axis 784.
     """
+    _checks.integer("d", d)
+    _checks.tensor("x", x)
     if method not in DOWNSAMPLING:
         raise ValueError(f"method must be one of {', '.join(DOWNSAMPLING)}, got {method!r}")
     if d not in ALLOWED_DIMS:
@@ -393,6 +400,7 @@ def unit_norm(data: Tensor | Dataset) -> Tensor | Dataset:
     """
     if isinstance(data, Dataset):
         return Dataset(unit_norm(data.x), data.y, f"{data.name}-unit")
+    _checks.tensor("data", data, floating=True)
     if data.ndim != 2:
         raise ValueError(f"unit_norm needs x of shape (n, d), got {tuple(data.shape)}")
     norms = data.norm(dim=1, keepdim=True)
@@ -425,6 +433,8 @@ def mnist_binary(
     (see `downsample`). x: (n, d) float32. Raises as `load_mnist`,
     `binary_pair` and `downsample` do.
     """
+    _checks.integer("d", d)
+    _checks.flag("unit_norm", unit_norm)
     ds = binary_pair(
         load_mnist(split, kind=kind, data_dir=data_dir), positive=positive, negative=negative
     )
@@ -451,6 +461,10 @@ def mnist_multiclass(
     gives 3 -> 0, 8 -> 1); None keeps all ten with their own labels. Raises ValueError for
     repeated or out-of-range classes, and as `load_mnist` and `downsample` do.
     """
+    _checks.integer("d", d)
+    _checks.flag("unit_norm", unit_norm)
+    for c in classes or ():
+        _checks.integer("classes entry", c)
     ds = load_mnist(split, kind=kind, data_dir=data_dir)
     x, y = ds.x, ds.y
     name = ds.name

@@ -20,6 +20,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.data.dataset import Dataset
 
 __all__ = [
@@ -83,14 +84,12 @@ def make_generator(
 
 
 def _check_size(n: int, d: int) -> None:
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if d < 1:
-        raise ValueError(f"d must be >= 1, got {d}")
+    _checks.integer("n", n, low=1)
+    _checks.integer("d", d, low=1)
 
 
 def _check_dtype(dtype: torch.dtype) -> None:
-    if not dtype.is_floating_point:
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating dtype, got {dtype}")
 
 
@@ -117,7 +116,7 @@ def _unit_rows(z: Tensor) -> Tensor:
 def _sphere_radius(radius: float | Literal["sqrt_d"], d: int) -> float:
     if radius == "sqrt_d":
         return math.sqrt(d)
-    if isinstance(radius, str) or not radius > 0:
+    if isinstance(radius, str) or not _checks.real("radius", radius) > 0:
         raise ValueError(f"radius must be a positive float or 'sqrt_d', got {radius!r}")
     return float(radius)
 
@@ -138,8 +137,7 @@ def gaussian(
     """
     _check_size(n, d)
     _check_dtype(dtype)
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    _checks.real("sigma", sigma, low=0.0, low_open=True)
     g = make_generator(seed, generator)
     x = sigma * _normal(n, d, g)
     y = _random_signs(n, g)
@@ -218,6 +216,9 @@ def separable(
     """
     _check_size(n, d)
     _check_dtype(dtype)
+    _checks.real("margin", margin)
+    _checks.real("radius", radius)
+    _checks.optional_tensor("direction", direction, floating=True)
     if not (margin > 0 and radius > 0):
         raise ValueError(f"margin and radius must be > 0, got margin={margin}, radius={radius}")
     slack = 4 * (d + 2) * torch.finfo(dtype).eps * radius
@@ -271,8 +272,8 @@ def schmidt_gaussian(
     """
     _check_size(n, d)
     _check_dtype(dtype)
-    if not sigma > 0:
-        raise ValueError(f"sigma must be > 0, got {sigma}")
+    _checks.real("sigma", sigma, low=0.0, low_open=True)
+    _checks.optional_tensor("theta", theta, floating=True)
     g = make_generator(seed, generator)
     if theta is None:
         mean = torch.randn(d, generator=g, dtype=_DRAW, device=g.device)
@@ -312,6 +313,8 @@ def schmidt_bernoulli(
     """
     _check_size(n, d)
     _check_dtype(dtype)
+    _checks.real("tau", tau)
+    _checks.optional_tensor("theta", theta)
     if not 0 < tau <= 1:
         raise ValueError(f"tau must be in (0, 1], got {tau}")
     g = make_generator(seed, generator)

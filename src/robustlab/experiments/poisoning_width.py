@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from robustlab.data import downsample, load_mnist, unit_norm
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
 from robustlab.geometry import L21, DataBudget, L2Inf
-from robustlab.learners import sgd
+from robustlab.learners import TrainingDivergedError, sgd
 from robustlab.learners.trace import evaluate
 from robustlab.models import PaperConvNet, TwoLayerNet
 from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
@@ -444,25 +444,29 @@ class _Training:
         best_state: list[Tensor] = []
         epoch = 0
         for epoch in range(1, self.max_epochs + 1):
-            model, trace = sgd(
-                model,
-                X,
-                y,
-                loss="ce",
-                lr=self.lr,
-                batch_size=self.batch_size,
-                epochs=1,
-                generator=generator,
-                inplace=True,
-                diagnostics=False,  # no whole-training-set passes: only validation decides
-            )
+            diverged = False
+            try:
+                sgd(
+                    model,
+                    X,
+                    y,
+                    loss="ce",
+                    lr=self.lr,
+                    batch_size=self.batch_size,
+                    epochs=1,
+                    generator=generator,
+                    inplace=True,
+                    diagnostics=False,  # no whole-training-set passes: only validation decides
+                )
+            except TrainingDivergedError:  # the model holds the diverged weights (inplace)
+                diverged = True
             val = _accuracy(model, X_val, y_val)
             if val > best_val:
                 best_val, best_epoch = val, epoch
                 best_state = [p.detach().clone() for p in model.parameters()]
             elif epoch - best_epoch >= self.patience:
                 break
-            if not math.isfinite(float(trace.batch_loss[-1, 0])):
+            if diverged:
                 logger.warning("training diverged at epoch %d (lr %g)", epoch, self.lr)
                 break
         with torch.no_grad():

@@ -12,7 +12,7 @@ from robustlab.learners.neurotron import (
     sgd_square_loss,
 )
 from robustlab.learners.sgd import sgd
-from robustlab.learners.trace import TrainingTrace
+from robustlab.learners.trace import TrainingDivergedError, TrainingTrace
 
 __all__ = [
     "ConvexTrace",
@@ -21,6 +21,7 @@ __all__ = [
     "GaussianInputs",
     "LaplaceInputs",
     "StudentTInputs",
+    "TrainingDivergedError",
     "TrainingTrace",
     "adversarial_training",
     "from_attack",

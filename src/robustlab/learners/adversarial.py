@@ -16,7 +16,8 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from robustlab.learners.sgd import ModelT, Perturbation, train_loop
+from robustlab import _checks
+from robustlab.learners.sgd import ModelT, Perturbation, _check_training, train_loop
 from robustlab.learners.trace import TrainingTrace
 from robustlab.models.generic import has_ensemble_axis
 
@@ -56,11 +57,17 @@ def adversarial_training(
     `factor` every `every` epochs (paper 004 section 4.2: lr=1, (0.2, 5), batch 64, 20 epochs).
     `lazy_radius` R projects a `TwoLayerNet` onto B_{2,inf}(W0, R) after every step (paper 002
     Algorithm 1). The trace's `batch_loss` is the loss on the attacked batches, `loss` and
-    `accuracy` are clean. Raises ValueError for bad shapes or hyper-parameters.
+    `accuracy` are clean. Raises ValueError for bad shapes or hyper-parameters, and for a run
+    that diverges (a non-finite loss or weights), naming the step.
     """
+    _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
+    _checks.callable_("attack", attack)
+    _checks.generator_(generator)
     lr_factor: Callable[[int], float] | None = None
     if lr_decay is not None:
         factor, every = lr_decay
+        _checks.positives(**{"lr_decay factor": factor})
+        _checks.counts(**{"lr_decay every": every})
         if not factor > 0 or every < 1:
             raise ValueError(f"lr_decay must be (factor > 0, every >= 1), got {lr_decay}")
 
@@ -100,6 +107,7 @@ def from_attack(attack: Callable[..., Any]) -> Perturbation:
     ensemble axis by the model, not by the number of dimensions. Raises TypeError at call time
     if the attack returns neither, ValueError for several budgets or a shape unlike x's.
     """
+    _checks.callable_("attack", attack)
 
     def perturbation(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
         result = attack(model, x, y)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.geometry import project_l2_ball
 from robustlab.poisoning.psfo import PoisonedGradientOracle
 
@@ -56,8 +57,14 @@ def projected_sgd(
     Theorem 2.2) or any `project` callable (w -> Pi(w), row-wise). w_1 = Pi(w0) is the first point
     queried; w_{t+1} = Pi(w_t - eta g~(w_t)); w_bar = (1/T) sum_{t=1}^T w_t. `objective(w)` (F,
     row-wise, shape w.shape[:-1]) is recorded at every iterate and at w_bar when given.
-    Raises ValueError unless exactly one of D and project is given, eta > 0 and T >= 1.
+    Raises ValueError unless exactly one of D and project is given, eta > 0 and T >= 1, and
+    for an oracle that returns NaN or inf.
     """
+    _checks.callable_("oracle", oracle)
+    _checks.positives(eta=eta)
+    _checks.counts(T=T)
+    _checks.tensor("w0", w0, floating=True)
+    _checks.optional_real("D", D, low=0.0)
     if (D is None) == (project is None):
         raise ValueError("pass exactly one of D (radius of the feasible ball) and project")
     if D is not None and not D >= 0:
@@ -88,7 +95,7 @@ def projected_sgd(
                 objectives.append(objective(w).detach())
             if record_iterates:
                 iterates.append(w.clone())
-            g = oracle(w)
+            g = _checks.tensor("oracle(w)", oracle(w))
             if g.shape != w.shape:
                 raise ValueError(f"oracle(w) must be shaped like w {tuple(w.shape)}, got {g.shape}")
             grad_norms.append(g.norm(dim=-1))

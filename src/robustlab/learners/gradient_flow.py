@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from robustlab import losses
+from robustlab import _checks, losses
 from robustlab.learners.trace import ensemble_logits
 from robustlab.models.two_layer import TwoLayerNet
 
@@ -100,6 +100,16 @@ def gradient_flow(
     (2 with a trainable top layer, else 1) and needed for other modules.
     Raises ValueError for bad shapes, labels, loss or settings.
     """
+    _checks.module("model", model)
+    _checks.labels("y", y)
+    _checks.tensor("X", X, floating=True)
+    if dtype is None:
+        _checks.matches_model("X", X, model)
+    _checks.positives(step_size=step_size, loss_threshold=loss_threshold)
+    _checks.positives(max_relative_step=max_relative_step)
+    _checks.integer("max_steps", max_steps, low=0)
+    _checks.counts(record_every=record_every)
+    _checks.optional_integer("homogeneity", homogeneity, low=1)
     if loss not in FLOW_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; allowed: {', '.join(FLOW_LOSSES)}")
     if X.ndim not in (2, 3) or y.shape != (X.shape[-2],) or X.shape[-2] == 0:

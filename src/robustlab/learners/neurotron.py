@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.models.single_filter import SingleFilterNet
 from robustlab.poisoning.oracles import LabelOracle
 
@@ -36,8 +37,7 @@ Sampler = Callable[[int, torch.Generator | None], Tensor]
 
 # --------------------------------------------------------------------------- input samplers
 def _check_dim(dim: int) -> None:
-    if dim < 1:
-        raise ValueError(f"dim must be >= 1, got {dim}")
+    _checks.integer("dim", dim, low=1)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class GaussianInputs:
 
     def __post_init__(self) -> None:
         _check_dim(self.dim)
+        _checks.real("sigma", self.sigma)
         if not self.sigma > 0:
             raise ValueError(f"sigma must be > 0, got {self.sigma}")
 
@@ -67,6 +68,7 @@ class LaplaceInputs:
 
     def __post_init__(self) -> None:
         _check_dim(self.dim)
+        _checks.real("scale", self.scale)
         if not self.scale > 0:
             raise ValueError(f"scale must be > 0, got {self.scale}")
 
@@ -90,6 +92,7 @@ class StudentTInputs:
 
     def __post_init__(self) -> None:
         _check_dim(self.dim)
+        _checks.real("df", self.df)
         if not self.df > 0:
             raise ValueError(f"df must be > 0, got {self.df}")
 
@@ -114,6 +117,7 @@ class BallInputs:
 
     def __post_init__(self) -> None:
         _check_dim(self.dim)
+        _checks.real("radius", self.radius)
         if not self.radius > 0:
             raise ValueError(f"radius must be > 0, got {self.radius}")
 
@@ -154,6 +158,9 @@ Direction = Callable[[SingleFilterNet, Tensor, Tensor, Tensor], Tensor]
 
 
 def _check_hyper(eta: float, steps: int, batch_size: int, record_every: int) -> None:
+    _checks.real("eta", eta)
+    _checks.counts(steps=steps, batch_size=batch_size)
+    _checks.counts(record_every=record_every)
     if not (math.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be a finite number > 0, got {eta}")
     for name, value in (("steps", steps), ("batch_size", batch_size)):
@@ -166,6 +173,7 @@ def _check_hyper(eta: float, steps: int, batch_size: int, record_every: int) -> 
 def _start(model: SingleFilterNet, w0: Tensor | None) -> Tensor:
     if w0 is None:
         return model.w.detach().clone()
+    _checks.tensor("w0", w0, floating=True)
     w = w0.detach().to(model.w.dtype)
     if w.ndim == 1:
         w = w.unsqueeze(0).expand(model.ensemble, -1)
@@ -191,6 +199,10 @@ def _run(
     record_every: int,
 ) -> FilterLearningResult:
     """The loop shared by both learners: w <- w + eta * direction, E runs batched."""
+    _checks.module("model", model)
+    _checks.callable_("sampler", sampler)
+    _checks.callable_("oracle.labels", getattr(oracle, "labels", None))
+    _checks.generator_(generator)
     _check_hyper(eta, steps, batch_size, record_every)
     w = _start(model, w0)
     E, dtype = model.ensemble, model.w.dtype
@@ -261,6 +273,7 @@ def neurotron(
     Theorem II.1 gives the step size and horizon (see `robustlab.theory.neurotron`).
     Raises ValueError for M of the wrong shape or non-positive eta, steps, batch_size.
     """
+    _checks.tensor("M", M, floating=True)
     if M.shape != (model.filter_size, model.dim):
         raise ValueError(
             f"M must be (r, n) = {(model.filter_size, model.dim)}, got {tuple(M.shape)}"

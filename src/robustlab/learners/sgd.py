@@ -18,10 +18,11 @@ from typing import Literal, TypeVar
 import torch
 from torch import Tensor, nn
 
-from robustlab import losses
+from robustlab import _checks, losses
 from robustlab.geometry import project_weight_ball
 from robustlab.learners.trace import (
     EVAL_CHUNK,
+    TrainingDivergedError,
     TrainingTrace,
     broadcast_labels,
     check_loss,
@@ -90,8 +91,14 @@ def sgd(
     `diagnostics=False` skips the passes over the whole training set at each record (trace
     loss, accuracy and sign_changes are NaN; distance_from_init is kept): for very wide nets,
     where one such pass costs as much as hundreds of steps and holds (E, 4096, m) activations.
-    Raises ValueError for bad shapes, labels, losses or hyper-parameters.
+    Raises ValueError for bad shapes, labels, losses or hyper-parameters, and
+    `TrainingDivergedError` (a ValueError) for a run whose loss or weights stop being finite
+    (lr too large), naming the step; the minibatch loss is checked every step, the weights
+    after every epoch.
     """
+    _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
+    _checks.generator_(generator)
+    _checks.optional_integer("record_every", record_every, low=1)
     return train_loop(
         model,
         X,
@@ -210,6 +217,7 @@ def train_loop(
             if perturb is not None and perturb_every == "batch":
                 xb = _perturbed(perturb, net, xb, yb, params)
             grads, batch_loss = _gradients(net, names, params, closed_form, xb, yb, loss, binary)
+            _check_divergence("the minibatch loss", batch_loss, step, rate)
             _apply(net, params, grads, rate, weight_decay, lazy_radius, lazy_mode, active, E)
             updates += active.to(torch.int64)
             recorder.add_batch_loss(batch_loss)
@@ -219,11 +227,44 @@ def train_loop(
                 recorder.record(step, rate)
             if done:
                 break
+        largest = torch.stack([p.detach().abs().amax() for p in params if p.numel()])
+        _check_divergence("the largest |weight|", largest, step, rate)
         if record_every is None:
             recorder.record(step, rate)
     if recorder.last_step != step:
         recorder.record(step, rate)
     return net, recorder.trace(updates, ~active)
+
+
+def _check_training(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    lr: float,
+    weight_decay: float,
+    batch_size: int,
+    epochs: int,
+    max_steps: int | None,
+    lazy_radius: float | None,
+) -> None:
+    """Entry checks shared by `sgd` and `adversarial_training`: finite model, data and labels
+    fit for it, finite hyper-parameters."""
+    _checks.module("model", model)
+    _checks.training_data(model, X, y)
+    _checks.positives(lr=lr)
+    _checks.real("weight_decay", weight_decay, low=0.0)
+    _checks.counts(batch_size=batch_size, epochs=epochs)
+    _checks.optional_integer("max_steps", max_steps, low=0)
+    _checks.optional_real("lazy_radius", lazy_radius, low=0.0)
+
+
+def _check_divergence(what: str, values: Tensor, step: int, lr: float) -> None:
+    """Stop a run whose loss or weights stopped being finite (one (E,)-sized check)."""
+    if not bool(torch.isfinite(values).all()):
+        raise TrainingDivergedError(
+            f"training diverged: {what} became {values.tolist()} by step {step} at lr = {lr:g}; "
+            "lower lr (or weight_decay), or check the data scale"
+        )
 
 
 def _validate(

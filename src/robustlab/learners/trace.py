@@ -24,6 +24,12 @@ BINARY_LOSSES = ("logistic", "ce", "exponential")
 MULTICLASS_LOSSES = ("logistic", "ce")
 
 
+class TrainingDivergedError(ValueError):
+    """Training stopped because its loss or weights stopped being finite (a learning rate too
+    large for the data scale): raised instead of returning NaN weights (issue 13). A ValueError,
+    since the hyper-parameters that were given cannot train this model."""
+
+
 @dataclass(frozen=True)
 class TrainingTrace:
     """What SGD and adversarial training record (R records, E ensemble members).

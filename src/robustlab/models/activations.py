@@ -7,6 +7,7 @@ Piecewise-linear ones (ReLU, leaky ReLU) expose their negative slope so that exa
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -29,8 +30,12 @@ class Activation:
     alpha: float = 0.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real):
+            raise TypeError(f"alpha must be a real number, got {self.alpha!r}")
         if self.name not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.name!r}; allowed: {', '.join(ACTIVATIONS)}")
+        if not math.isfinite(self.alpha):
+            raise ValueError(f"alpha must be a finite number, got {self.alpha}")
         if self.name == "leaky_relu" and not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"leaky_relu alpha must be in [0, 1], got {self.alpha}")
 

@@ -15,9 +15,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from robustlab import _checks
 from robustlab.models.io import register_model
 
 _KERNEL = 5
+_META_SIZES = ("width", "num_classes", "in_channels", "image_size")
 _CHANNELS = (10, 20)
 
 
@@ -54,8 +56,9 @@ class PaperConvNet(nn.Module):
             ("num_classes", num_classes),
             ("in_channels", in_channels),
         ):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+            _checks.integer(name, value, low=1)
+        _checks.integer("image_size", image_size)
+        _checks.generator_(generator)
         side = _features_side(image_size)
         if side < 1:
             raise ValueError(
@@ -83,6 +86,8 @@ class PaperConvNet(nn.Module):
                 nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
     def _as_images(self, x: Tensor) -> Tensor:
+        _checks.tensor("x", x, floating=True, finite=False)
+        _checks.matches_model("x", x, self)
         c, s = self.in_channels, self.image_size
         if x.ndim == 2 and x.shape[1] == c * s * s:
             return x.reshape(x.shape[0], c, s, s)
@@ -118,10 +123,7 @@ class PaperConvNet(nn.Module):
     def from_saved(cls, tensors: dict[str, Tensor], meta: dict[str, Any]) -> PaperConvNet:
         try:
             net = cls(
-                int(meta["width"]),
-                int(meta["num_classes"]),
-                int(meta["in_channels"]),
-                int(meta["image_size"]),
+                *(_checks.integer(f"metadata {key}", meta[key]) for key in _META_SIZES),
             )
         except KeyError as err:
             missing = f"saved PaperConvNet metadata lacks {err}; got {sorted(meta)}"

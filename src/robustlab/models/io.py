@@ -36,7 +36,7 @@ def register_model(cls: M) -> M:
 def save_model(model: nn.Module, path: str | Path) -> Path:
     """Write `model` to `path` (safetensors). Metadata is JSON in the header."""
     if not isinstance(model, Savable):
-        raise TypeError(f"{type(model).__name__} has no saved_state(); it cannot be saved")
+        raise TypeError(f"model: {type(model).__name__} has no saved_state(); it cannot be saved")
     tensors, meta = model.saved_state()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

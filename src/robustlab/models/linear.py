@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robustlab import _checks
 from robustlab.models.io import register_model
 
 
@@ -32,8 +33,7 @@ class LinearGrad:
 
 def _check_sizes(ensemble: int, dim: int, outputs: int) -> None:
     for name, value in (("ensemble", ensemble), ("dim", dim), ("outputs", outputs)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        _checks.integer(name, value, low=1)
 
 
 @register_model
@@ -50,6 +50,8 @@ class LinearModel(nn.Module):
 
     def __init__(self, weight: Tensor, bias: Tensor | None = None) -> None:
         super().__init__()
+        _checks.tensor("weight", weight, floating=True)
+        _checks.optional_tensor("bias", bias, floating=True)
         if weight.ndim not in (2, 3):
             raise ValueError(
                 f"weight must be (E, d) (binary) or (E, K, d) (K classes), "
@@ -58,9 +60,6 @@ class LinearModel(nn.Module):
         expected_bias = tuple(weight.shape[:-1])
         if bias is not None and tuple(bias.shape) != expected_bias:
             raise ValueError(f"bias must have shape {expected_bias}, got {tuple(bias.shape)}")
-        for name, t in (("weight", weight), ("bias", bias)):
-            if t is not None and not torch.isfinite(t).all():
-                raise ValueError(f"{name} contains NaN or inf")
         self.weight = nn.Parameter(weight.detach().clone())
         self.bias = None if bias is None else nn.Parameter(bias.detach().clone())
 
@@ -77,6 +76,7 @@ class LinearModel(nn.Module):
     ) -> LinearModel:
         """All-zero weights: the usual w_0 = 0 start of projected SGD (paper 001 Theorem 2.2)."""
         _check_sizes(ensemble, dim, outputs)
+        _checks.dtype("dtype", dtype)
         lead = (ensemble,) if outputs == 1 else (ensemble, outputs)
         return cls(
             torch.zeros((*lead, dim), dtype=dtype),
@@ -99,6 +99,7 @@ class LinearModel(nn.Module):
         Paper 001 section 5 ("we initialize the networks using Pytorch initialization").
         """
         _check_sizes(ensemble, dim, outputs)
+        _checks.dtype("dtype", dtype)
         lead = (ensemble,) if outputs == 1 else (ensemble, outputs)
         bound = 1.0 / math.sqrt(dim)
         weight = (torch.rand((*lead, dim), generator=generator, dtype=dtype) * 2 - 1) * bound
@@ -121,6 +122,10 @@ class LinearModel(nn.Module):
 
     # ----------------------------------------------------------------- forward
     def _check_input(self, x: Tensor) -> None:
+        # dtype, device and shape only: a forward pass sits in every hot loop, so finiteness
+        # is checked once at the entry of the library functions that call it.
+        _checks.tensor("x", x, floating=True, finite=False)
+        _checks.matches_model("x", x, self)
         if x.ndim == 2 and x.shape[1] == self.dim:
             return
         if x.ndim == 3 and x.shape[0] == self.ensemble and x.shape[2] == self.dim:
@@ -238,7 +243,8 @@ class LinearModel(nn.Module):
     def from_saved(cls, tensors: dict[str, Tensor], meta: dict[str, Any]) -> LinearModel:
         if "weight" not in tensors:
             raise ValueError(f"a saved LinearModel needs a 'weight' tensor, got {sorted(tensors)}")
-        if bool(meta.get("bias", "bias" in tensors)) and "bias" not in tensors:
+        announced = _checks.flag("metadata bias", meta.get("bias", "bias" in tensors))
+        if announced and "bias" not in tensors:
             raise ValueError("the saved LinearModel metadata announces a bias but none is stored")
         return cls(tensors["weight"], tensors.get("bias"))
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from robustlab import _checks
 from robustlab.models.activations import Activation, get_activation
 from robustlab.models.io import register_model
 
@@ -38,8 +39,7 @@ def identity_sensing(dim: int, *, dtype: torch.dtype = torch.float32) -> Tensor:
 
     Raises ValueError if dim < 1.
     """
-    if dim < 1:
-        raise ValueError(f"dim must be >= 1, got {dim}")
+    _checks.integer("dim", dim, low=1)
     return torch.eye(dim, dtype=dtype).unsqueeze(0)
 
 
@@ -52,6 +52,9 @@ def conv_sensing(
     A_i has exactly one 1 per row and at most one per column; k = (n - r) // stride + 1.
     Raises ValueError unless 1 <= r <= n and stride >= 1.
     """
+    _checks.integer("dim", dim, low=1)
+    _checks.integer("filter_size", filter_size, low=1)
+    _checks.integer("stride", stride, low=1)
     if not 1 <= filter_size <= dim:
         raise ValueError(f"filter_size must be in [1, dim={dim}], got {filter_size}")
     if stride < 1:
@@ -79,6 +82,9 @@ def perturbed_mean_sensing(
     the A_i is M, the matrix the Neuro-Tron update uses. Returns sensing (k, r, n) and M (r, n).
     Raises ValueError unless k is even and >= 2 and 1 <= r <= n.
     """
+    _checks.integer("width", width)
+    _checks.integer("filter_size", filter_size)
+    _checks.integer("dim", dim)
     if width < 2 or width % 2:
         raise ValueError(f"width k must be even and >= 2, got {width}")
     if not 1 <= filter_size <= dim:
@@ -107,15 +113,15 @@ class SingleFilterNet(nn.Module):
 
     def __init__(self, sensing: Tensor, w: Tensor, *, alpha: float = 0.0) -> None:
         super().__init__()
+        _checks.tensor("sensing", sensing, floating=True)
+        _checks.tensor("w", w, floating=True)
+        _checks.real("alpha", alpha)
         if sensing.ndim != 3:
             raise ValueError(f"sensing must be (k, r, n), got shape {tuple(sensing.shape)}")
         if w.ndim != 2 or w.shape[1] != sensing.shape[1]:
             raise ValueError(
                 f"w must be (E, r) with r={sensing.shape[1]}, got shape {tuple(w.shape)}"
             )
-        for name, t in (("sensing", sensing), ("w", w)):
-            if not torch.isfinite(t).all():
-                raise ValueError(f"{name} contains NaN or inf")
         self.activation: Activation = get_activation("leaky_relu", alpha)
         self.register_buffer("sensing", sensing.detach().clone().to(w.dtype))
         self.w = nn.Parameter(w.detach().clone())
@@ -124,7 +130,7 @@ class SingleFilterNet(nn.Module):
     @classmethod
     def relu_gate(cls, w: Tensor, *, alpha: float = 0.0) -> SingleFilterNet:
         """Single (leaky) ReLU gate sigma(w^T x): k = 1, A_1 = I_n, r = n (Definition 1 (a))."""
-        w = _as_ensemble(w)
+        w = _as_ensemble(_checks.tensor("w", w, floating=True))
         return cls(identity_sensing(w.shape[1], dtype=w.dtype), w, alpha=alpha)
 
     @classmethod
@@ -132,7 +138,7 @@ class SingleFilterNet(nn.Module):
         cls, w: Tensor, dim: int, *, stride: int = 1, alpha: float = 0.0
     ) -> SingleFilterNet:
         """Depth-2 convolutional net with filter w (E, r) over inputs of size n (Def. 1 (b))."""
-        w = _as_ensemble(w)
+        w = _as_ensemble(_checks.tensor("w", w, floating=True))
         sensing = conv_sensing(dim, w.shape[1], stride=stride, dtype=w.dtype)
         return cls(sensing, w, alpha=alpha)
 
@@ -179,6 +185,10 @@ class SingleFilterNet(nn.Module):
         return w
 
     def _check_input(self, x: Tensor) -> None:
+        # dtype, device and shape only: a forward pass sits in every hot loop, so finiteness
+        # is checked once at the entry of the library functions that call it.
+        _checks.tensor("x", x, floating=True, finite=False)
+        _checks.matches_model("x", x, self)
         if x.ndim == 2 and x.shape[1] == self.dim:
             return
         if x.ndim == 3 and x.shape[0] == self.ensemble and x.shape[2] == self.dim:
@@ -254,7 +264,7 @@ class SingleFilterNet(nn.Module):
 
     @classmethod
     def from_saved(cls, tensors: dict[str, Tensor], meta: dict[str, Any]) -> SingleFilterNet:
-        return cls(tensors["sensing"], tensors["w"], alpha=float(meta["alpha"]))
+        return cls(tensors["sensing"], tensors["w"], alpha=_checks.real("alpha", meta["alpha"]))
 
     def extra_repr(self) -> str:
         return (

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robustlab.models.activations import Activation, get_activation
+from robustlab import _checks
+from robustlab.models.activations import ACTIVATIONS, Activation, get_activation
 from robustlab.models.io import register_model
 
 INIT_SCHEMES = ("ntk", "bubeck", "vardi", "leaky")
@@ -37,8 +38,7 @@ def _check_sizes(ensemble: int, width: int, dim: int, outputs: int) -> None:
         ("dim", dim),
         ("outputs", outputs),
     ):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+        _checks.integer(name, value, low=1)
 
 
 @register_model
@@ -72,6 +72,7 @@ class TwoLayerNet(nn.Module):
         scheme: str = "custom",
     ) -> None:
         super().__init__()
+        _check_parameters(W, a, b, scale=scale, alpha=alpha, train_top=train_top)
         if W.ndim != 3:
             raise ValueError(f"W must be (E, m, d), got shape {tuple(W.shape)}")
         E, m, _ = W.shape
@@ -79,9 +80,6 @@ class TwoLayerNet(nn.Module):
             raise ValueError(f"a must be (E, m) = {(E, m)} or (E, K, m), got {tuple(a.shape)}")
         if b is not None and b.shape != (E, m):
             raise ValueError(f"b must be (E, m) = {(E, m)}, got {tuple(b.shape)}")
-        for name, t in (("W", W), ("a", a), ("b", b)):
-            if t is not None and not torch.isfinite(t).all():
-                raise ValueError(f"{name} contains NaN or inf")
         self.activation = get_activation(activation, alpha)
         self.scale = float(scale)
         self.scheme = scheme
@@ -110,6 +108,7 @@ class TwoLayerNet(nn.Module):
         a_s ~ unif{-1, +1} (fixed), w_s ~ N(0, I_d), f = (1/sqrt m) sum_s a_s relu(w_s . x).
         """
         _check_sizes(ensemble, width, dim, outputs)
+        _checks.dtype("dtype", dtype)
         W = _normal((ensemble, width, dim), generator, dtype)
         a_shape = (ensemble, width) if outputs == 1 else (ensemble, outputs, width)
         a = _signs(a_shape, generator, dtype)
@@ -134,6 +133,7 @@ class TwoLayerNet(nn.Module):
         w_l ~ N(0, I_d / d), a_l ~ unif{-1, +1}, f = (1/sqrt k) sum_l a_l sigma(w_l . x).
         """
         _check_sizes(ensemble, width, dim, 1)
+        _checks.dtype("dtype", dtype)
         W = _normal((ensemble, width, dim), generator, dtype) / math.sqrt(dim)
         a = _signs((ensemble, width), generator, dtype)
         return cls(
@@ -158,8 +158,8 @@ class TwoLayerNet(nn.Module):
         near the origin and converges in direction to a KKT point of the max-margin problem.
         """
         _check_sizes(ensemble, width, dim, 1)
-        if init_scale <= 0:
-            raise ValueError(f"init_scale must be > 0, got {init_scale}")
+        _checks.dtype("dtype", dtype)
+        _checks.real("init_scale", init_scale, low=0.0, low_open=True)
         W = _normal((ensemble, width, dim), generator, dtype) * (init_scale / math.sqrt(dim))
         b = _normal((ensemble, width), generator, dtype) * init_scale
         a = _normal((ensemble, width), generator, dtype) * (init_scale / math.sqrt(width))
@@ -185,9 +185,10 @@ class TwoLayerNet(nn.Module):
         "proper initialization"); W Gaussian rescaled so that ||W||_F = omega for each member.
         """
         _check_sizes(ensemble, width, dim, outputs)
+        _checks.dtype("dtype", dtype)
         kappa = 1 / math.sqrt(width) if kappa is None else kappa
-        if kappa <= 0 or omega <= 0:
-            raise ValueError(f"kappa and omega must be > 0, got kappa={kappa}, omega={omega}")
+        _checks.real("kappa", kappa, low=0.0, low_open=True)
+        _checks.real("omega", omega, low=0.0, low_open=True)
         W = _normal((ensemble, width, dim), generator, dtype)
         W = W * (omega / W.flatten(1).norm(dim=1)).view(ensemble, 1, 1)
         a_shape = (ensemble, width) if outputs == 1 else (ensemble, outputs, width)
@@ -229,6 +230,10 @@ class TwoLayerNet(nn.Module):
 
     # ----------------------------------------------------------------- forward
     def _check_input(self, x: Tensor) -> None:
+        # dtype, device and shape only: a forward pass sits in every hot loop, so finiteness
+        # is checked once at the entry of the library functions that call it.
+        _checks.tensor("x", x, floating=True, finite=False)
+        _checks.matches_model("x", x, self)
         if x.ndim == 2 and x.shape[1] == self.dim:
             return
         if x.ndim == 3 and x.shape[0] == self.ensemble and x.shape[2] == self.dim:
@@ -365,14 +370,18 @@ class TwoLayerNet(nn.Module):
 
     @classmethod
     def from_saved(cls, tensors: dict[str, Tensor], meta: dict[str, Any]) -> TwoLayerNet:
+        for key in ("W0", "b0"):
+            if key in tensors and tensors[key].shape != tensors[key[0]].shape:
+                raise ValueError(f"saved {key} must be shaped like {key[0]}")
+            _checks.optional_tensor(f"saved {key}", tensors.get(key))
         net = cls(
             tensors["W"],
             tensors["a"],
             tensors.get("b"),
-            activation=str(meta["activation"]),
-            alpha=float(meta["alpha"]),
-            scale=float(meta["scale"]),
-            train_top=bool(meta["train_top"]),
+            activation=_checks.choice("metadata activation", meta["activation"], ACTIVATIONS),
+            alpha=_checks.real("metadata alpha", meta["alpha"]),
+            scale=_checks.real("metadata scale", meta["scale"]),
+            train_top=_checks.flag("metadata train_top", meta["train_top"]),
             scheme=str(meta["scheme"]),
         )
         with torch.no_grad():
@@ -386,6 +395,20 @@ class TwoLayerNet(nn.Module):
             f"scheme={self.scheme}, E={self.ensemble}, m={self.width}, d={self.dim}, "
             f"K={self.outputs}, activation={self.activation.name}, scale={self.scale:.4g}"
         )
+
+
+def _check_parameters(
+    W: object, a: object, b: object, *, scale: object, alpha: object, train_top: object
+) -> None:
+    """Entry checks of the constructor: floating, finite tensors of one dtype; finite scale."""
+    first = _checks.tensor("W", W, floating=True)
+    for name, t in (("a", a), ("b", b)):
+        other = _checks.optional_tensor(name, t, floating=True)
+        if other is not None and other.dtype != first.dtype:
+            raise TypeError(f"{name} has dtype {other.dtype} (W: {first.dtype}); pass one dtype")
+    _checks.real("scale", scale)
+    _checks.real("alpha", alpha)
+    _checks.flag("train_top", train_top)
 
 
 def _as_en(t: Tensor, ensemble: int, n: int) -> Tensor:

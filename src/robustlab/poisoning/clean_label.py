@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from robustlab import losses
+from robustlab import _checks, losses
 from robustlab.geometry import L21, DataBudget, L2Inf
 from robustlab.models.generic import as_labels, evaluation_mode, one_logit
 
@@ -114,6 +114,13 @@ def clean_label(
     the budget: a last check on the returned inputs rescales Delta if rounding overshot.
     Raises ValueError for a bad budget, loss, labels, shapes or step settings.
     """
+    _checks.callable_("model", model)
+    _checks.training_data(model, X, y)
+    _checks.nonempty("X", X)
+    _checks.integer("steps", steps, low=0)
+    _checks.optional_real("step_size", step_size, low=0.0)
+    _checks.counts(chunk_size=chunk_size)
+    _checks.optional_box("box", box)
     _validate(model, X, y, budget, loss, steps, step_size, normalize, chunk_size, box)
     with torch.no_grad(), evaluation_mode(model):
         probe = model(X[:1])

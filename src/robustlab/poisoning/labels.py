@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from robustlab import _checks
+
 
 @dataclass(frozen=True)
 class LabelFlipResult:
@@ -52,6 +54,11 @@ def label_flip(
     generator when neither is given). Raises ValueError for beta outside [0, 1] or labels that do
     not fit the stated kind.
     """
+    _checks.labels("y", y)
+    _checks.real("beta", beta)
+    _checks.optional_integer("num_classes", num_classes)
+    _checks.optional_integer("seed", seed)
+    _checks.generator_(generator)
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1], got {beta}")
     if y.ndim != 1:

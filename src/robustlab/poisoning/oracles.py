@@ -32,6 +32,7 @@ from typing import Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from robustlab import _checks
 from robustlab.models.single_filter import SingleFilterNet
 
 RANDOM_KINDS = ("sign", "uniform", "alternating")
@@ -99,6 +100,8 @@ class _BoundedOracle:
     """Shared bookkeeping: the model, w*, theta (per member) and the noise actually used."""
 
     def __init__(self, model: SingleFilterNet, w_star: Tensor, theta: PerMember) -> None:
+        _checks.module("model", model)
+        _checks.tensor("w_star", w_star, floating=True)
         if w_star.ndim not in (1, 2) or w_star.shape[-1] != model.filter_size:
             raise ValueError(
                 f"w_star must be (r,) or (E, r) with r={model.filter_size}, "
@@ -218,6 +221,7 @@ class RandomOracle(_BoundedOracle):
         self, x: Tensor, w_current: Tensor, generator: torch.Generator | None = None
     ) -> OracleLabels:
         """y = f_{w*}(x) + xi; `w_current` is ignored (the noise does not adapt)."""
+        _checks.model_input("x", x, self._model)
         shape = self._batch_shape(x)
         mask = self._attacked(shape, self.betas, generator, x)
         if not bool(mask.any()):
@@ -258,6 +262,7 @@ class AdversarialOracle(_BoundedOracle):
         beta: PerMember = 1.0,
     ) -> None:
         super().__init__(model, w_star, theta)
+        _checks.tensor("M", M, floating=True)
         if M.shape != (model.filter_size, model.dim):
             raise ValueError(
                 f"M must be (r, n) = {(model.filter_size, model.dim)}, got {tuple(M.shape)}"
@@ -269,6 +274,8 @@ class AdversarialOracle(_BoundedOracle):
         self, x: Tensor, w_current: Tensor, generator: torch.Generator | None = None
     ) -> OracleLabels:
         """y = f_{w*}(x) + theta * sign((w_t - w*)^T M x) on attacked samples."""
+        _checks.model_input("x", x, self._model)
+        _checks.tensor("w_current", w_current, floating=True)
         shape = self._batch_shape(x)
         if w_current.shape != (shape[0], self._model.filter_size):
             raise ValueError(
@@ -306,6 +313,7 @@ class RealizableOracle(_BoundedOracle):
     ) -> None:
         super().__init__(model, w_star, theta)
         self.clip = clip
+        _checks.tensor("w_adv", w_adv, floating=True)
         if w_adv.shape[-1] != model.filter_size or w_adv.ndim not in (1, 2):
             raise ValueError(
                 f"w_adv must be (r,) or (E, r) with r={model.filter_size}, "
@@ -323,6 +331,9 @@ class RealizableOracle(_BoundedOracle):
     @staticmethod
     def theta_for(model: SingleFilterNet, w_star: Tensor, w_adv: Tensor, x: Tensor) -> float:
         """max_j |f_{w_adv}(x_j) - f_{w*}(x_j)| over the given inputs: the theta they need."""
+        _checks.model_input("x", x, model)
+        _checks.tensor("w_star", w_star, floating=True)
+        _checks.tensor("w_adv", w_adv, floating=True)
         with torch.no_grad():
             gap = model.output(x, w_adv.to(x.dtype)) - model.output(x, w_star.to(x.dtype))
         return float(gap.abs().max())
@@ -337,8 +348,9 @@ class RealizableOracle(_BoundedOracle):
         |xi_x| <= (1/k) sum_i ||A_i^T (w_adv - w*)|| ||x||; for the ReLU gate (A = I) this is
         the paper's beta = r ||w_adv - w*|| (section II-A).
         """
-        if radius < 0:
-            raise ValueError(f"radius must be >= 0, got {radius}")
+        _checks.real("radius", radius, low=0.0)
+        _checks.tensor("w_star", w_star, floating=True)
+        _checks.tensor("w_adv", w_adv, floating=True)
         gap = (w_adv - w_star).to(model.sensing.dtype)
         gap2 = gap if gap.ndim == 2 else gap.unsqueeze(0)
         norms: Tensor = torch.einsum("er,krn->ekn", gap2, model.sensing).norm(dim=2).mean(dim=1)
@@ -350,6 +362,7 @@ class RealizableOracle(_BoundedOracle):
     ) -> OracleLabels:
         """y = f_{w_adv}(x); raises ValueError if some |xi| on the batch exceeds theta_e (unless
         `clip`, which clips it to [-theta_e, theta_e] and counts it)."""
+        _checks.model_input("x", x, self._model)
         with torch.no_grad():
             xi = self._model.output(x, self.w_adv.to(x.dtype)) - self.clean_labels(x)
         theta = self._theta_column(xi)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from robustlab import _checks
+
 STRATEGIES = ("none", "random", "target", "adversarial")
 
 
@@ -48,6 +50,12 @@ class PoisonedGradientOracle:
         total_budget: float | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
+        _checks.callable_("gradient", gradient)
+        _checks.radius("budget", budget)
+        _checks.optional_real("total_budget", total_budget, low=0.0)
+        _checks.optional_tensor("target", target, floating=True)
+        _checks.optional_tensor("optimum", optimum, floating=True)
+        _checks.generator_(generator)
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; allowed: {', '.join(STRATEGIES)}")
         schedule = torch.as_tensor(budget, dtype=torch.float64)
@@ -122,7 +130,8 @@ class PoisonedGradientOracle:
 
     def __call__(self, w: Tensor) -> Tensor:
         """g~(w) = g^(w) + zeta_t, shaped like w; records ||zeta_t||."""
-        g = self.gradient(w)
+        _checks.tensor("w", w, floating=True)
+        g = _checks.tensor("gradient(w)", self.gradient(w))
         if g.shape != w.shape:
             raise ValueError(
                 f"gradient(w) must be shaped like w {tuple(w.shape)}, got {tuple(g.shape)}"
