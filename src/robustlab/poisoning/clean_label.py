@@ -9,6 +9,11 @@ margin z = y f(x) ("negated"), which lower-bounds the 0-1 loss and so stops payi
 sample that is already misclassified; with K classes its greedy version (paper 004 section 4.3),
 or ("negated-ce") the paper's recipe taken literally, -CE(-f(x), y): "flipping the sign on both
 the model prediction and the cross-entropy loss" (the authors' released code does this for MNIST).
+
+Two schedules: full-batch projected gradient ascent (`batch_size=None`, one projection per step)
+and the authors' projected *stochastic* gradient ascent (`batch_size=128`): each step is an epoch
+of random minibatches, every minibatch moves its own rows and is clamped to the pixel box at once,
+and the budget projection follows at the end of the epoch (poison_attack.py of the authors' code).
 """
 
 from __future__ import annotations
@@ -90,8 +95,10 @@ def clean_label(
     step_size: float | None = None,
     normalize: bool = True,
     chunk_size: int = 4096,
-    box: tuple[float, float] | None = None,
+    box: tuple[float | Tensor, float | Tensor] | None = None,
     closed_form: bool | None = None,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> CleanLabelResult:
     """Poison X against the fixed `model` by projected gradient ascent; labels stay intact.
 
@@ -107,11 +114,23 @@ def clean_label(
     `L2Inf`, whose constraint separates), and the raw gradient otherwise. The default step_size
     is 2.5 * budget / steps (Madry et al.). Pi is the exact projection of the budget, applied to
     the whole Delta after gradients are computed chunk by chunk (`chunk_size` samples); `box`
-    (lo, hi) additionally clips X + Delta, which only shrinks the rows. The spend never exceeds
-    the budget: a last check on the returned inputs rescales Delta if rounding overshot.
+    (lo, hi) additionally clips X + Delta, which only shrinks the rows; lo and hi are floats or
+    tensors broadcasting against X (e.g. (n, 1) per-sample bounds of rescaled images). The spend
+    never exceeds the budget: a last check on the returned inputs rescales Delta if rounding
+    overshot.
+
+    `batch_size` switches to stochastic gradient ascent (paper 001 section 5, the authors' code):
+    each of the `steps` epochs visits the samples once in random minibatches (order from
+    `generator`); a minibatch's rows move by step_size * D_b (its per-sample gradients; with
+    `normalize`, row by row for `L2Inf`, divided by sum_{i in b} ||g_i|| * n / |b| for `L21` so
+    that an epoch moves at most step_size in total) and are clipped to `box` at once; the budget
+    projection Pi follows at the end of every epoch. The traces then hold each epoch's mean loss
+    and accuracy over its minibatches before their step, and the final evaluation.
     Raises ValueError for a bad budget, loss, labels, shapes or step settings.
     """
     binary = _validate(model, X, y, budget, loss, steps, step_size, normalize, chunk_size, box)
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 or None (full batch), got {batch_size}")
     given = float(budget.S) if isinstance(budget, L21) else float(budget.B)
     if step_size is None:
         step_size = 2.5 * given / steps if steps else 0.0
@@ -125,14 +144,20 @@ def clean_label(
     objectives: list[float] = []
     accuracies: list[float] = []
     for _ in range(steps):
-        grad, objective, accuracy = _gradient(
-            model, Xd + delta, y, binary, mode, use_closed, chunk_size
-        )
+        if batch_size is not None:
+            delta, objective, accuracy = _stochastic_epoch(
+                model, Xd, y, delta, budget, binary, mode, use_closed, batch_size, step_size,
+                normalize, box, generator,
+            )  # fmt: skip
+        else:
+            grad, objective, accuracy = _gradient(
+                model, Xd + delta, y, binary, mode, use_closed, chunk_size
+            )
+            delta = budget.project(delta + step_size * _direction(grad, budget, normalize))
+            if box is not None:
+                delta = _clip(Xd + delta, box) - Xd
         objectives.append(objective)
         accuracies.append(accuracy)
-        delta = budget.project(delta + step_size * _direction(grad, budget, normalize))
-        if box is not None:
-            delta = (Xd + delta).clamp(box[0], box[1]) - Xd
     x_poisoned, norms = _within_budget(Xd, delta, budget, given, box)
     with torch.no_grad():
         objective, accuracy = _evaluate(model, x_poisoned, y, binary, mode, chunk_size)
@@ -155,6 +180,63 @@ def clean_label(
     )
 
 
+def _clip(x: Tensor, box: tuple[float | Tensor, float | Tensor]) -> Tensor:
+    """x clipped into [lo, hi] (floats or tensors broadcasting against x)."""
+    lo, hi = box
+    lo_t = lo if isinstance(lo, Tensor) else torch.tensor(lo, dtype=x.dtype, device=x.device)
+    hi_t = hi if isinstance(hi, Tensor) else torch.tensor(hi, dtype=x.dtype, device=x.device)
+    return torch.clamp(x, min=lo_t.to(x.dtype), max=hi_t.to(x.dtype))
+
+
+def _stochastic_epoch(
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    delta: Tensor,
+    budget: DataBudget,
+    binary: bool,
+    mode: str,
+    closed: bool,
+    batch_size: int,
+    step_size: float,
+    normalize: bool,
+    box: tuple[float | Tensor, float | Tensor] | None,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, float, float]:
+    """One epoch of minibatch gradient ascent (box clip per minibatch), then Pi (see above)."""
+    n = X.shape[0]
+    order = torch.randperm(n, generator=generator).to(X.device)
+    delta = delta.clone()
+    total, correct = 0.0, 0.0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        grad, objective, accuracy = _gradient(
+            model, X[idx] + delta[idx], y[idx], binary, mode, closed, batch_size
+        )
+        total += objective * idx.numel()
+        correct += accuracy * idx.numel()
+        if normalize and isinstance(budget, L21):
+            row_sum = grad.norm(dim=-1).sum()
+            scale = idx.numel() / n / row_sum if float(row_sum) > 0 else 0.0
+            direction = grad * scale
+        else:
+            direction = _direction(grad, budget, normalize)
+        moved = X[idx] + delta[idx] + step_size * direction
+        if box is not None:
+            moved = _clip(moved, _rows(box, idx))
+        delta[idx] = moved - X[idx]
+    return budget.project(delta), total / max(n, 1), correct / max(n, 1)
+
+
+def _rows(
+    box: tuple[float | Tensor, float | Tensor], idx: Tensor
+) -> tuple[float | Tensor, float | Tensor]:
+    """The box bounds of the rows `idx` (per-sample tensor bounds are indexed, others kept)."""
+    return tuple(  # type: ignore[return-value]
+        b[idx] if isinstance(b, Tensor) and b.ndim == 2 and b.shape[0] > 1 else b for b in box
+    )
+
+
 def _validate(
     model: nn.Module,
     X: Tensor,
@@ -165,7 +247,7 @@ def _validate(
     step_size: float | None,
     normalize: bool,
     chunk_size: int,
-    box: tuple[float, float] | None,
+    box: tuple[float | Tensor, float | Tensor] | None,
 ) -> bool:
     """Check the arguments; returns whether the task is binary (floating labels)."""
     if not isinstance(budget, L21 | L2Inf):
@@ -187,10 +269,10 @@ def _validate(
         raise ValueError("normalize=False takes raw gradient steps: pass step_size")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if box is not None and not box[0] <= box[1]:
+    if box is not None and not bool(torch.all(torch.as_tensor(box[0]) <= torch.as_tensor(box[1]))):
         raise ValueError(f"box must be (lo, hi) with lo <= hi, got {box}")
-    if box is not None and bool((X.amin() < box[0]) or (X.amax() > box[1])):
-        raise ValueError(f"X lies outside the box {box}")
+    if box is not None and not torch.equal(_clip(X, box), X):
+        raise ValueError(f"X lies outside the box {box}: clip the clean inputs first")
     return binary
 
 
@@ -318,12 +400,16 @@ def _spend(X: Tensor, x: Tensor) -> Tensor:
 
 
 def _within_budget(
-    X: Tensor, delta: Tensor, budget: DataBudget, given: float, box: tuple[float, float] | None
+    X: Tensor,
+    delta: Tensor,
+    budget: DataBudget,
+    given: float,
+    box: tuple[float | Tensor, float | Tensor] | None,
 ) -> tuple[Tensor, Tensor]:
     """X + delta (clipped to box), rescaled until the spend measured on it is within budget."""
     x = X + delta
     if box is not None:
-        x = x.clamp(box[0], box[1])
+        x = _clip(x, box)
     margin = 4 * torch.finfo(X.dtype).eps
     for _ in range(30):
         norms = _spend(X, x)
@@ -339,6 +425,6 @@ def _within_budget(
             factor = factor.to(X.dtype).unsqueeze(-1)
         x = X + (x - X) * factor
         if box is not None:
-            x = x.clamp(box[0], box[1])
+            x = _clip(x, box)
         margin *= 4
     raise RuntimeError(f"could not bring the spend within the budget {given}")
