@@ -201,3 +201,35 @@ def test_theory_reports_the_theorems_ranges_at_the_papers_budgets() -> None:
     assert predictions["regime_A"]["width_low"] > 1
     assert predictions["B_unit_norm"] == pytest.approx(2.5 / 9.2147)
     assert pw.estimate_memory(config) > 4 * 100_000 * 784  # at least the widest ntk net  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("regime", ["A", "C"])
+def test_conv_seed_block_gives_the_rows_of_single_seeds(data_dir: Path, regime: str) -> None:
+    """Issue 10: seeds trained as one PaperConvEnsemble (poisoners included) give the rows of
+    seeds trained one by one (float64: equal up to summation order)."""
+    over = {
+        "family": ["conv"],
+        "regime": [regime],
+        "widths": [10, 20],
+        "n_train": 150,
+        "n_test": 60,
+        "poison_steps": 2,
+        "max_epochs": 4,
+        "patience": 2,
+        "batch_size": 32,
+        "seeds": 3,
+    }
+    experiment = get_experiment(NAME)
+    ctx = CellContext(data_dir=data_dir, dtype=torch.float64)
+    plain_cells = pw.cells(experiment.config("quick", over))  # type: ignore[arg-type]
+    block_cells = pw.cells(experiment.config("quick", {**over, "seed_block": 3}))  # type: ignore[arg-type]
+    assert [c["block_seeds"] for c in plain_cells] == [[0], [1], [2]]
+    assert [c["block_seeds"] for c in block_cells] == [[0, 1, 2]]
+    plain = pd.DataFrame([row for c in plain_cells for row in pw.run_cell(c, ctx)])
+    block = pd.DataFrame(pw.run_cell(block_cells[0], ctx))
+    drop = ["seconds", "poison_seconds"]
+    key = ["run_seed", "width"]
+    plain = plain.drop(columns=drop).sort_values(key).reset_index(drop=True)
+    block = block.drop(columns=drop).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(plain, block, rtol=1e-9)
+    assert plain["epochs_run"].min() >= 1 and plain["test_accuracy"].nunique() > 1

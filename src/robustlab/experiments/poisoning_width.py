@@ -39,16 +39,18 @@ from robustlab.data import downsample, load_mnist, unit_norm
 from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Summary, grid
 from robustlab.geometry import L21, DataBudget, L2Inf
 from robustlab.learners import sgd
-from robustlab.learners.trace import evaluate
-from robustlab.models import PaperConvNet, TwoLayerNet
+from robustlab.learners.trace import evaluate, per_sample_loss
+from robustlab.models import PaperConvEnsemble, PaperConvNet, TwoLayerNet
 from robustlab.plotting import mean_and_spread, new_figure, plot_measured, plot_theory
 from robustlab.poisoning import clean_label, label_flip
+from robustlab.poisoning.clean_label import CleanLabelResult
 from robustlab.theory import poisoning as theory_poisoning
 from robustlab.theory.fitting import Verdict
+from robustlab.theory.margin import finite_width_margin
 
 PAPER = "001"
 FIGURE = "Fig. 3 (MNIST panel)"
-VERSION = 1
+VERSION = 2
 
 logger = logging.getLogger(__name__)
 
@@ -116,10 +118,11 @@ class Config(ExperimentConfig):
         default=10_000, ge=10, le=10_000, description="clean test images drawn per seed"
     )
     val_fraction: float = Field(
-        default=0.1,
+        default=0.2,
         gt=0.0,
         lt=1.0,
-        description="fraction of the poisoned training set held out for early stopping",
+        description="fraction of the poisoned training set held out for early stopping (0.2: "
+        "one of the authors' five stratified folds; they average the five fold models)",
     )
     ntk_dim: int = Field(
         default=784,
@@ -138,25 +141,86 @@ class Config(ExperimentConfig):
     poison_width: int = Field(
         default=100, ge=1, description="width of the clean-trained net the poison is made against"
     )
+    poison_schedule: Literal["sga", "pga"] = Field(
+        default="sga",
+        description="'sga': the authors' projected stochastic gradient ascent (minibatches of "
+        "poison_batch_size, pixels clamped to [0, 1] after every minibatch, budget projection "
+        "after every epoch; regime A raw gradient steps, regime B per-sample normalized steps); "
+        "'pga': the earlier full-batch ascent with normalized steps (step 2.5 budget / steps)",
+    )
     poison_steps: int = Field(
-        default=50, ge=1, description="projected gradient ascent steps (projection after each)"
+        default=500,
+        ge=1,
+        description="ascent epochs ('sga', authors' S2 = 500) or full-batch steps ('pga')",
     )
-    poison_loss: Literal["negated", "ce"] = Field(
-        default="negated", description="loss maximized by the poisoner (paper: negated)"
+    poison_batch_size: int = Field(
+        default=128, ge=1, description="'sga' minibatch size (authors: 128)"
     )
-    lr_conv: float = Field(default=0.1, gt=0.0, description="SGD learning rate, conv family")
+    poison_lr_a: float = Field(
+        default=0.1,
+        gt=0.0,
+        description="'sga' regime A step eta_eps (authors' default and their released C poison: "
+        "0.1): a sample moves by eta * (gradient of the minibatch-mean loss) per minibatch, "
+        "in pixel units (converted to the ntk family's unit-norm inputs by the mean scale)",
+    )
+    poison_lr_b: float = Field(
+        default=0.5,
+        gt=0.0,
+        description="'sga' regime B step eta_eps (authors' released B poison: 0.5): a sample "
+        "moves by eta along its own normalized gradient per minibatch (pixel units)",
+    )
+    poison_box: bool = Field(
+        default=True,
+        description="clamp poisoned pixels to [0, 1] (authors: after every minibatch); the ntk "
+        "family gets the same box in its rescaled units (per-sample bound 1 / ||x_i||)",
+    )
+    poison_loss: Literal["negated-ce", "negated", "ce"] = Field(
+        default="negated-ce",
+        description="loss maximized by the poisoner: 'negated-ce' -CE(-f(x), y) (paper section 5 "
+        "and the authors' code), 'negated' the greedy reflected loss, 'ce' cross-entropy",
+    )
+    lr_conv: float = Field(
+        default=0.1,
+        gt=0.0,
+        description="SGD learning rate, conv family (the authors' code default; the paper picks "
+        "it by 5-fold cross-validation, robustlab does not search: see PROTOCOL)",
+    )
     lr_ntk: float = Field(
         default=30.0,
         gt=0.0,
         description="SGD learning rate, ntk family (unit-norm inputs, 1/sqrt(m) output scale)",
     )
     batch_size: int = Field(default=128, ge=1, description="SGD minibatch size (paper: 128)")
-    max_epochs: int = Field(default=30, ge=1, description="epochs at most per training run")
+    max_epochs: int = Field(
+        default=1000, ge=1, description="epochs at most per training run (authors: T = 1000)"
+    )
     patience: int = Field(
-        default=5,
+        default=30,
         ge=1,
-        description="early stopping: epochs without a better validation accuracy (the best "
-        "epoch is restored; patience >= max_epochs only selects the best epoch)",
+        description="early stopping: epochs without a validation accuracy at least as good as "
+        "the best (ties count as progress, as in the authors' code; patience 30 there); the "
+        "last best epoch is restored",
+    )
+    margin_samples: int = Field(
+        default=0,
+        ge=0,
+        description="ntk family: training images per seed on which the finite-width margin of "
+        "Assumption 1 is estimated (0: none; the theorems' width range then uses gamma)",
+    )
+    margin_width: int = Field(
+        default=1000, ge=1, description="width m of the initial weights the margin is taken at"
+    )
+    margin_steps: int = Field(
+        default=300,
+        ge=1,
+        description="mirror-descent steps of the margin estimate (its bounds close in as "
+        "1/sqrt(steps); robustlab.theory.margin)",
+    )
+    seed_block: int = Field(
+        default=1,
+        ge=1,
+        description="conv family: consecutive seeds trained together as one PaperConvEnsemble "
+        "(same rows as one by one; faster per seed); 1 trains each seed alone",
     )
     gamma: float = Field(
         default=1.0,
@@ -228,34 +292,138 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def cells(config: Config) -> list[Cell]:
-    """One cell per (seed, family, regime); each cell poisons once and trains every width."""
-    return grid(config, sweep=("family", "regime"))
+    """One cell per (seed block, family, regime); each cell poisons once and trains every width.
+
+    A block is one seed (`block_seeds` = [seed]) except for the conv family with
+    `seed_block` > 1, whose consecutive seeds train together as one `PaperConvEnsemble`.
+    """
+    out = []
+    block = config.seed_block
+    heads = {
+        config.seeds[i]: config.seeds[i : i + block] for i in range(0, len(config.seeds), block)
+    }
+    for cell in grid(config, sweep=("family", "regime"), exclude=("seed_block",)):
+        if cell["family"] != "conv" or block == 1:
+            out.append(Cell({**cell.to_dict(), "block_seeds": [cell.seed]}))
+        elif cell.seed in heads:
+            out.append(Cell({**cell.to_dict(), "block_seeds": heads[cell.seed]}))
+    return out
 
 
 # --------------------------------------------------------------------------------- run_cell
-def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
-    """Poison one training set (regime, seed), train every width on it, one row per width.
+@dataclass
+class _Member:
+    """One seed of a cell: its data split, (poisoned) training data and what the poison did."""
 
-    The data subsample, validation split, poisoner and per-width initializations are drawn from
-    seeds derived in a fixed order from `cell.seed`, so the regimes of one seed share them (paired
-    comparisons). Rows: width, clean test / poisoned validation / poisoned training accuracy at
-    the early-stopped epoch, epochs, seconds, and what the poison spent.
+    seed: int
+    X: Tensor
+    y: Tensor
+    pixel_box: Tensor
+    fit_idx: Tensor
+    val_idx: Tensor
+    X_test: Tensor
+    y_test: Tensor
+    seeds: dict[str, int]
+    info: dict[str, Any]
+
+    def split(self, X: Tensor | None = None, y: Tensor | None = None) -> _Split:
+        X = self.X if X is None else X
+        y = self.y if y is None else y
+        return _Split(X[self.fit_idx], y[self.fit_idx], X[self.val_idx], y[self.val_idx])
+
+
+@dataclass(frozen=True)
+class _Split:
+    X: Tensor
+    y: Tensor
+    X_val: Tensor
+    y_val: Tensor
+
+
+def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
+    """Poison each seed's training set once (regime), train every width on it, a row per width.
+
+    The data subsample, validation split, poisoner and per-width initializations of a seed are
+    drawn from seeds derived in a fixed order from it, so the regimes of one seed share them
+    (paired comparisons) and a seed gives the same rows alone or in a block. Rows: run_seed,
+    width, clean test / poisoned validation / poisoned training accuracy at the early-stopped
+    epoch, epochs, seconds (a block's time is shared equally), and what the poison spent.
     """
     family, regime = str(cell["family"]), str(cell["regime"])
-    n, dtype, device = int(cell["n_train"]), ctx.dtype, ctx.device
-    seeds = torch.randint(0, 2**62, (5,), generator=ctx.generator(cell.seed)).tolist()
-    seed_data, seed_split, seed_poisoner, seed_flip, seed_models = seeds
-
-    train_pixels, test_pixels, y_all, y_test = _subsample(cell, seed_data, ctx.data_dir)
-    scale = 1.0 if family == "conv" else 1.0 / float(train_pixels.double().norm(dim=1).mean())
-    X_all = _inputs(family, train_pixels, int(cell["ntk_dim"])).to(device, dtype)
-    X_test = _inputs(family, test_pixels, int(cell["ntk_dim"])).to(device, dtype)
-    y_all, y_test = y_all.to(device), y_test.to(device)
-    n_val = max(1, round(float(cell["val_fraction"]) * n))
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed_split)).to(device)
-    fit_idx, val_idx = order[n_val:], order[:n_val]
+    block = [int(s) for s in cell["block_seeds"]]
+    members = [_member(cell, seed, ctx) for seed in block]
     training = _Training.from_cell(cell, family)
+    start = time.perf_counter()
+    if regime in ("A", "B"):
+        width = int(cell["poison_width"])
+        poisoners = training.fit_all(
+            family,
+            width,
+            [m.split() for m in members],
+            [torch.Generator().manual_seed(m.seeds["poisoner"]) for m in members],
+        )
+        for member, fitted in zip(members, poisoners, strict=True):
+            _poison_member(cell, member, fitted.model, regime)
+    elif regime == "C":
+        for member in members:
+            flips = label_flip(
+                member.y,
+                float(cell["beta"]),
+                num_classes=NUM_CLASSES,
+                generator=torch.Generator().manual_seed(member.seeds["flip"]),
+            )
+            member.y = flips.y
+            member.info["flip_rate"] = flips.rate
+    poison_seconds = (time.perf_counter() - start) / len(members)
 
+    rows = []
+    for m in cell["widths"]:
+        start = time.perf_counter()
+        generators = [torch.Generator().manual_seed(x.seeds["models"] + int(m)) for x in members]
+        fits = training.fit_all(family, int(m), [x.split() for x in members], generators)
+        seconds = (time.perf_counter() - start) / len(members)
+        for member, fitted in zip(members, fits, strict=True):
+            rows.append(
+                {
+                    "run_seed": member.seed,
+                    "width": int(m),
+                    "test_accuracy": _accuracy(fitted.model, member.X_test, member.y_test),
+                    "val_accuracy": fitted.val_accuracy,
+                    "train_accuracy": fitted.train_accuracy,
+                    "best_epoch": fitted.best_epoch,
+                    "epochs_run": fitted.epochs_run,
+                    "n_fit": int(member.fit_idx.numel()),
+                    "n_val": int(member.val_idx.numel()),
+                    "seconds": seconds,
+                    "poison_seconds": poison_seconds,
+                    **member.info,
+                }
+            )
+            logger.info(
+                "%s regime %s seed %d m=%d: test accuracy %.4f (%d epochs, %.1f s)",
+                family,
+                regime,
+                member.seed,
+                m,
+                rows[-1]["test_accuracy"],
+                fitted.epochs_run,
+                seconds,
+            )
+    return rows
+
+
+def _member(cell: Cell, seed: int, ctx: CellContext) -> _Member:
+    """A seed's clean data: subsample, model inputs, pixel box, validation split, sub-seeds."""
+    family = str(cell["family"])
+    n, dtype, device = int(cell["n_train"]), ctx.dtype, ctx.device
+    drawn = torch.randint(0, 2**62, (5,), generator=ctx.generator(seed)).tolist()
+    seeds = dict(zip(("data", "split", "poisoner", "flip", "models"), drawn, strict=True))
+    train_pixels, test_pixels, y_all, y_test = _subsample(cell, seeds["data"], ctx.data_dir)
+    scale = 1.0 if family == "conv" else 1.0 / float(train_pixels.double().norm(dim=1).mean())
+    X_all, pixel_box = _inputs(family, train_pixels, int(cell["ntk_dim"]))
+    X_test = _inputs(family, test_pixels, int(cell["ntk_dim"]))[0]
+    n_val = max(1, round(float(cell["val_fraction"]) * n))
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seeds["split"])).to(device)
     info: dict[str, Any] = {
         "input_scale": scale,
         "poison_budget": 0.0,
@@ -266,89 +434,46 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
         "poisoner_accuracy_before": math.nan,
         "poisoner_accuracy_after": math.nan,
         "flip_rate": 0.0,
+        "margin_lower": math.nan,
+        "margin_upper": math.nan,
     }
-    X_poisoned, y_poisoned = X_all, y_all
-    start = time.perf_counter()
-    if regime in ("A", "B"):
-        generator = torch.Generator().manual_seed(seed_poisoner)
-        poisoner = _new_model(family, int(cell["poison_width"]), X_all.shape[1], generator)
-        poisoner = poisoner.to(device, dtype)
-        fitted = training.fit(
-            poisoner, X_all[fit_idx], y_all[fit_idx], X_all[val_idx], y_all[val_idx], generator
-        )
-        budget: DataBudget = (
-            L21.from_C(float(cell["C"]) * scale, n)
-            if regime == "A"
-            else L2Inf(float(cell["B"]) * scale)
-        )
-        poison = clean_label(
-            fitted.model,
-            X_all,
-            y_all,
-            budget,
-            loss=cell["poison_loss"],
-            steps=int(cell["poison_steps"]),
-        )
-        X_poisoned = poison.x
-        norms = poison.record.norms
-        info |= {
-            "poison_budget": poison.record.given,
-            "poison_spent": poison.record.spent,
-            "poison_spent_max": poison.record.spent_max,
-            "poison_mean_norm": float(norms.mean()),
-            "poisoner_test_accuracy": _accuracy(fitted.model, X_test, y_test),
-            "poisoner_accuracy_before": float(poison.accuracy[0]),
-            "poisoner_accuracy_after": float(poison.accuracy[-1]),
-        }
-    elif regime == "C":
-        flips = label_flip(
-            y_all,
-            float(cell["beta"]),
-            num_classes=NUM_CLASSES,
-            generator=torch.Generator().manual_seed(seed_flip),
-        )
-        y_poisoned = flips.y
-        info["flip_rate"] = flips.rate
-    info["poison_seconds"] = time.perf_counter() - start
+    member = _Member(
+        seed,
+        X_all.to(device, dtype),
+        y_all.to(device),
+        pixel_box.to(device, dtype),
+        order[n_val:],
+        order[:n_val],
+        X_test.to(device, dtype),
+        y_test.to(device),
+        seeds,
+        info,
+    )
+    if family == "ntk" and cell["regime"] == "clean" and int(cell["margin_samples"]) > 0:
+        info |= _margin(cell, member.X, member.y, seeds["models"])
+    return member
 
-    rows = []
-    for m in cell["widths"]:
-        start = time.perf_counter()
-        generator = torch.Generator().manual_seed(seed_models + int(m))
-        model = _new_model(family, int(m), X_all.shape[1], generator).to(device, dtype)
-        fitted = training.fit(
-            model,
-            X_poisoned[fit_idx],
-            y_poisoned[fit_idx],
-            X_poisoned[val_idx],
-            y_poisoned[val_idx],
-            generator,
-        )
-        rows.append(
-            {
-                "width": int(m),
-                "test_accuracy": _accuracy(fitted.model, X_test, y_test),
-                "val_accuracy": fitted.val_accuracy,
-                "train_accuracy": fitted.train_accuracy,
-                "best_epoch": fitted.best_epoch,
-                "epochs_run": fitted.epochs_run,
-                "n_fit": int(fit_idx.numel()),
-                "n_val": int(val_idx.numel()),
-                "seconds": time.perf_counter() - start,
-                **info,
-            }
-        )
-        logger.info(
-            "%s regime %s seed %d m=%d: test accuracy %.4f (%d epochs, %.1f s)",
-            family,
-            regime,
-            cell.seed,
-            m,
-            rows[-1]["test_accuracy"],
-            fitted.epochs_run,
-            rows[-1]["seconds"],
-        )
-    return rows
+
+def _poison_member(cell: Cell, member: _Member, poisoner: nn.Module, regime: str) -> None:
+    """Replace the member's inputs by the clean-label poison made against `poisoner`."""
+    scale = float(member.info["input_scale"])
+    budget: DataBudget = (
+        L21.from_C(float(cell["C"]) * scale, member.X.shape[0])
+        if regime == "A"
+        else L2Inf(float(cell["B"]) * scale)
+    )
+    generator = torch.Generator().manual_seed(member.seeds["poisoner"] + 1)
+    poison = _poison(cell, poisoner, member.X, member.y, budget, scale, member.pixel_box, generator)
+    member.info |= {
+        "poison_budget": poison.record.given,
+        "poison_spent": poison.record.spent,
+        "poison_spent_max": poison.record.spent_max,
+        "poison_mean_norm": float(poison.record.norms.mean()),
+        "poisoner_test_accuracy": _accuracy(poisoner, member.X_test, member.y_test),
+        "poisoner_accuracy_before": float(poison.accuracy[0]),
+        "poisoner_accuracy_after": float(poison.accuracy[-1]),
+    }
+    member.X = poison.x
 
 
 @functools.lru_cache(maxsize=4)
@@ -375,11 +500,63 @@ def _subsample(
     return x_train[train], x_test[test], y_train[train], y_test[test]
 
 
-def _inputs(family: str, pixels: Tensor, ntk_dim: int) -> Tensor:
-    """Model inputs: raw pixels for the conv net, downsampled unit-norm rows for ntk nets."""
+def _inputs(family: str, pixels: Tensor, ntk_dim: int) -> tuple[Tensor, Tensor]:
+    """Model inputs and the upper end of their pixel box ([0, 1] in the model's units).
+
+    The conv net sees raw pixels (box [0, 1]); ntk nets see downsampled rows x_i / ||x_i||, whose
+    pixels in [0, 1] map to [0, 1 / ||x_i||] (a per-sample bound, shape (n, 1)).
+    """
     if family == "conv":
-        return pixels
-    return unit_norm(downsample(pixels, ntk_dim))
+        return pixels, torch.ones(())
+    small = downsample(pixels, ntk_dim)
+    return unit_norm(small), 1.0 / small.norm(dim=1, keepdim=True)
+
+
+def _poison(
+    cell: Cell,
+    model: nn.Module,
+    X: Tensor,
+    y: Tensor,
+    budget: DataBudget,
+    scale: float,
+    pixel_box: Tensor,
+    generator: torch.Generator,
+) -> CleanLabelResult:
+    """The clean-label poison of one cell (see `Config.poison_schedule`).
+
+    'sga' follows the authors' poison_attack.py: regime A steps along the raw gradient of the
+    minibatch-mean loss (eta / batch per sample), regime B along each sample's normalized
+    gradient (eta per sample); pixel units are converted by `scale` (gradients scale by 1/scale,
+    so raw steps by scale^2, normalized steps by scale).
+    """
+    box = (0.0, pixel_box) if cell["poison_box"] else None
+    loss = cell["poison_loss"]
+    steps = int(cell["poison_steps"])
+    if cell["poison_schedule"] == "pga":
+        return clean_label(model, X, y, budget, loss=loss, steps=steps, box=box)
+    batch = int(cell["poison_batch_size"])
+    raw = isinstance(budget, L21)
+    eta = float(cell["poison_lr_a"] if raw else cell["poison_lr_b"])
+    return clean_label(
+        model, X, y, budget, loss=loss, steps=steps, box=box, batch_size=batch,
+        generator=generator, normalize=not raw,
+        step_size=eta * scale**2 / batch if raw else eta * scale,
+    )  # fmt: skip
+
+
+def _margin(cell: Cell, X: Tensor, y: Tensor, seed: int) -> dict[str, float]:
+    """Bounds on the finite-width margin (Assumption 1) of the first `margin_samples` inputs.
+
+    The theorems are binary: labels are the digit parity (even +1, odd -1); W0 is an ntk init
+    of width `margin_width` drawn from `seed` (robustlab.theory.margin).
+    """
+    k = int(cell["margin_samples"])
+    W0 = torch.randn(
+        int(cell["margin_width"]), X.shape[1], generator=torch.Generator().manual_seed(seed + 1)
+    )
+    labels = 1.0 - 2.0 * (y[:k] % 2).double()
+    est = finite_width_margin(X[:k].cpu(), labels.cpu(), W0, steps=int(cell["margin_steps"]))
+    return {"margin_lower": est.lower, "margin_upper": est.upper}
 
 
 def _new_model(family: str, width: int, dim: int, generator: torch.Generator) -> nn.Module:
@@ -417,6 +594,80 @@ class _Training:
         lr = float(cell["lr_conv"] if family == "conv" else cell["lr_ntk"])
         return cls(lr, int(cell["batch_size"]), int(cell["max_epochs"]), int(cell["patience"]))
 
+    def fit_all(
+        self, family: str, width: int, splits: list[_Split], generators: list[torch.Generator]
+    ) -> list[_Fitted]:
+        """Fresh nets of `width`, one per (split, generator): initialized from the generator,
+        then trained on the split with batches drawn from it. Several conv splits train as
+        one `PaperConvEnsemble` (same rows as one by one, up to summation order)."""
+        dim = splits[0].X.shape[1]
+        like = splits[0].X
+        models = [_new_model(family, width, dim, g).to(like.device, like.dtype) for g in generators]
+        if family == "conv" and len(splits) > 1:
+            return self.fit_ensemble(models, splits, generators)  # type: ignore[arg-type]
+        return [
+            self.fit(model, s.X, s.y, s.X_val, s.y_val, g)
+            for model, s, g in zip(models, splits, generators, strict=True)
+        ]
+
+    def fit_ensemble(
+        self, models: list[PaperConvNet], splits: list[_Split], generators: list[torch.Generator]
+    ) -> list[_Fitted]:
+        """`fit` for E conv nets at once: member e sees the batches `fit` would draw from
+        generators[e] and stops by its own validation accuracy; the ensemble trains until the
+        last member stops (stopped members' further steps are discarded by the restore)."""
+        net = PaperConvEnsemble(models)
+        E = len(models)
+        X, y = torch.stack([s.X for s in splits]), torch.stack([s.y for s in splits])
+        X_val, y_val = (
+            torch.stack([s.X_val for s in splits]),
+            torch.stack([s.y_val for s in splits]),
+        )
+        params = list(net.parameters())
+        rows = torch.arange(E, device=X.device).unsqueeze(1)
+        best_val, best_epoch = [-1.0] * E, [0] * E
+        stopped: list[int | None] = [None] * E
+        best_state: list[list[Tensor]] = [[] for _ in range(E)]
+        n = X.shape[1]
+        for epoch in range(1, self.max_epochs + 1):
+            order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(X.device)
+            last = torch.zeros(E, dtype=X.dtype)
+            for start in range(0, n, self.batch_size):
+                idx = order[:, start : start + self.batch_size]
+                per_member = per_sample_loss(net(X[rows, idx]), y[rows, idx], "ce").mean(dim=1)
+                grads = torch.autograd.grad(per_member.sum(), params)
+                with torch.no_grad():
+                    for p, g in zip(params, grads, strict=True):
+                        p.sub_(self.lr * g)
+                last = per_member.detach()
+            val = _ensemble_accuracy(net, X_val, y_val)
+            for e in range(E):
+                if stopped[e] is not None:
+                    continue
+                if val[e] >= best_val[e]:
+                    best_val[e], best_epoch[e] = val[e], epoch
+                    best_state[e] = [p[e].detach().clone() for p in params]
+                elif epoch - best_epoch[e] >= self.patience:
+                    stopped[e] = epoch
+                    continue
+                if not math.isfinite(float(last[e])):
+                    logger.warning("member %d diverged at epoch %d (lr %g)", e, epoch, self.lr)
+                    stopped[e] = epoch
+            if all(s is not None for s in stopped):
+                break
+        with torch.no_grad():
+            for e in range(E):
+                for p, best in zip(params, best_state[e], strict=True):
+                    p[e].copy_(best)
+        fitted = []
+        for e in range(E):
+            model = net.member(e)
+            train_accuracy = _accuracy(model, splits[e].X, splits[e].y)
+            stop = stopped[e]
+            runs = self.max_epochs if stop is None else stop
+            fitted.append(_Fitted(model, best_val[e], train_accuracy, best_epoch[e], runs))
+        return fitted
+
     def fit(
         self,
         model: nn.Module,
@@ -428,8 +679,8 @@ class _Training:
     ) -> _Fitted:
         """Train epoch by epoch (reshuffled from `generator`); keep the best validation epoch.
 
-        Stops after `patience` epochs without a strictly better validation accuracy or after
-        `max_epochs`; the returned model holds the parameters of the best epoch.
+        Stops after `patience` epochs without a validation accuracy at least as good as the best
+        or after `max_epochs`; the returned model holds the parameters of the last best epoch.
         """
         best_val, best_epoch = -1.0, 0
         best_state: list[Tensor] = []
@@ -448,7 +699,7 @@ class _Training:
                 diagnostics=False,  # no whole-training-set passes: only validation decides
             )
             val = _accuracy(model, X_val, y_val)
-            if val > best_val:
+            if val >= best_val:  # ties count as progress (authors' code)
                 best_val, best_epoch = val, epoch
                 best_state = [p.detach().clone() for p in model.parameters()]
             elif epoch - best_epoch >= self.patience:
@@ -460,6 +711,18 @@ class _Training:
             for p, best in zip(model.parameters(), best_state, strict=True):
                 p.copy_(best)
         return _Fitted(model, best_val, _accuracy(model, X, y), best_epoch, epoch)
+
+
+@torch.no_grad()
+def _ensemble_accuracy(
+    net: PaperConvEnsemble, X: Tensor, y: Tensor, chunk: int = 2048
+) -> list[float]:
+    """Per-member accuracy on per-member data X (E, n, d), y (E, n), in chunks of samples."""
+    correct = torch.zeros(X.shape[0], dtype=torch.float64)
+    for start in range(0, X.shape[1], chunk):
+        logits = net(X[:, start : start + chunk])
+        correct += (logits.argmax(dim=-1) == y[:, start : start + chunk]).sum(dim=1).double().cpu()
+    return (correct / max(X.shape[1], 1)).tolist()
 
 
 def estimate_memory(config: Config) -> int:
@@ -596,7 +859,7 @@ def _pivot(table: pd.DataFrame, family: str, regime: str) -> pd.DataFrame:
     rows = table[(table["family"] == family) & (table["regime"] == regime)]
     if rows.empty:
         return pd.DataFrame()
-    return rows.pivot_table(index="seed", columns="width", values="test_accuracy").dropna()
+    return rows.pivot_table(index="run_seed", columns="width", values="test_accuracy").dropna()
 
 
 def _inverted_u_verdict(family: str, regime: str, acc: pd.DataFrame) -> Verdict:
@@ -807,7 +1070,7 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
     fig.suptitle(
         "paper 001 Fig. 3 protocol\n"
         rf"$n$ = {config.n_train}, $C$ = {config.C:.4g}, $B$ = {config.B:g}, "
-        rf"$\beta$ = {config.beta:g}; mean $\pm$ sd over {table['seed'].nunique()} seeds",
+        rf"$\beta$ = {config.beta:g}; mean $\pm$ sd over {table['run_seed'].nunique()} seeds",
         fontsize=9,
     )
     return {"accuracy_vs_width": fig}
