@@ -272,3 +272,20 @@ def test_ntk_poison_respects_the_pixel_box(data_dir: Path) -> None:
     assert not torch.equal(member.X, clean_x)
     spent = (member.X - clean_x).norm(dim=1).max()
     assert float(spent) <= member.info["poison_budget"] * (1 + 1e-6)
+
+
+def test_protocol_cuts_name_every_departure_from_the_paper() -> None:
+    experiment = get_experiment(NAME)
+    assert pw.protocol_cuts(experiment.config("paper")) == []  # type: ignore[arg-type]
+    quick = pw.protocol_cuts(experiment.config("quick"))  # type: ignore[arg-type]
+    assert any("2000 of 60000" in c for c in quick)
+    assert any("10 of 500 poison epochs" in c for c in quick)
+    assert any("60 of 1000 epochs" in c for c in quick)
+    old = experiment.config("paper", {"poison_schedule": "pga", "poison_loss": "negated"})
+    cuts = pw.protocol_cuts(old)  # type: ignore[arg-type]
+    assert any("pga" in c for c in cuts) and any("negated, not negated-ce" in c for c in cuts)
+    assert {p.setting for p in pw.PROTOCOL} >= {
+        "poison ascent",
+        "training",
+        "margin (Assumption 1)",
+    }

@@ -1069,11 +1069,40 @@ def _poison_effect_verdict(
     )
 
 
+def protocol_cuts(config: Config) -> list[str]:
+    """Where this config departs from the paper's / authors' protocol (PROTOCOL), in words."""
+    cuts = []
+    if config.n_train < 60_000:
+        cuts.append(f"{config.n_train} of 60000 training images")
+    if config.poison_schedule == "pga" or not config.poison_box:
+        cuts.append(
+            f"poison by {config.poison_schedule} (box {'on' if config.poison_box else 'off'}), "
+            "not the authors' minibatch SGA with the pixel box"
+        )
+    elif config.poison_steps < 500:
+        cuts.append(
+            f"{config.poison_steps} of 500 poison epochs (steps A {config.poison_lr_a:g}, "
+            f"B {config.poison_lr_b:g}; authors 0.1, 0.5)"
+        )
+    if config.poison_loss != "negated-ce":
+        cuts.append(f"poison loss {config.poison_loss}, not negated-ce")
+    if config.max_epochs < 1000 or config.patience < 30:
+        cuts.append(
+            f"training up to {config.max_epochs} of 1000 epochs, patience {config.patience} of 30"
+        )
+    if len(config.seeds) < 50:
+        cuts.append(f"{len(config.seeds)} of 50 runs")
+    if max(config.widths) < PAPER_WIDEST:
+        cuts.append(f"widths up to {max(config.widths)} of {PAPER_WIDEST}")
+    return cuts
+
+
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
     """Per (family, regime): accuracy by width, the inverted-U test, poison effect and budgets."""
     headline: dict[str, Any] = {
         "width cap (this config)": max(config.widths),
         "training samples n (poisoned, incl. validation)": config.n_train,
+        "cuts of the paper's protocol (this config)": "; ".join(protocol_cuts(config)) or "none",
     }
     verdicts: list[Verdict] = []
     for family in config.family:
