@@ -722,24 +722,26 @@ class _Training:
         self, models: list[PaperConvNet], splits: list[_Split], generators: list[torch.Generator]
     ) -> list[_Fitted]:
         """`fit` for E conv nets at once: member e sees the batches `fit` would draw from
-        generators[e] and stops by its own validation accuracy; the ensemble trains until the
-        last member stops (stopped members' further steps are discarded by the restore)."""
-        net = PaperConvEnsemble(models)
+        generators[e] and stops by its own validation accuracy; stopped members leave the
+        ensemble (it is rebuilt from the others), so no step is spent on them."""
         E = len(models)
-        X, y = torch.stack([s.X for s in splits]), torch.stack([s.y for s in splits])
-        X_val, y_val = (
-            torch.stack([s.X_val for s in splits]),
-            torch.stack([s.y_val for s in splits]),
-        )
-        params = list(net.parameters())
-        rows = torch.arange(E, device=X.device).unsqueeze(1)
+        X_all, y_all = torch.stack([s.X for s in splits]), torch.stack([s.y for s in splits])
+        Xv_all = torch.stack([s.X_val for s in splits])
+        yv_all = torch.stack([s.y_val for s in splits])
+        alive = list(range(E))
+        net = PaperConvEnsemble(models)
         best_val, best_epoch = [-1.0] * E, [0] * E
         stopped: list[int | None] = [None] * E
         best_state: list[list[Tensor]] = [[] for _ in range(E)]
-        n = X.shape[1]
+        n = X_all.shape[1]
         for epoch in range(1, self.max_epochs + 1):
-            order = torch.stack([torch.randperm(n, generator=g) for g in generators]).to(X.device)
-            last = torch.zeros(E, dtype=X.dtype)
+            pick = torch.tensor(alive, device=X_all.device)
+            X, y = X_all[pick], y_all[pick]
+            params = list(net.parameters())
+            rows = torch.arange(len(alive), device=X.device).unsqueeze(1)
+            order = torch.stack([torch.randperm(n, generator=generators[e]) for e in alive])
+            order = order.to(X.device)
+            last = torch.zeros(len(alive), dtype=X.dtype)
             for start in range(0, n, self.batch_size):
                 idx = order[:, start : start + self.batch_size]
                 per_member = per_sample_loss(net(X[rows, idx]), y[rows, idx], "ce").mean(dim=1)
@@ -748,28 +750,31 @@ class _Training:
                     for p, g in zip(params, grads, strict=True):
                         p.sub_(self.lr * g)
                 last = per_member.detach()
-            val = _ensemble_accuracy(net, X_val, y_val)
-            for e in range(E):
-                if stopped[e] is not None:
-                    continue
-                if val[e] >= best_val[e]:
-                    best_val[e], best_epoch[e] = val[e], epoch
-                    best_state[e] = [p[e].detach().clone() for p in params]
+            val = _ensemble_accuracy(net, Xv_all[pick], yv_all[pick])
+            for k, e in enumerate(alive):
+                if val[k] >= best_val[e]:
+                    best_val[e], best_epoch[e] = val[k], epoch
+                    best_state[e] = [p[k].detach().clone() for p in params]
                 elif epoch - best_epoch[e] >= self.patience:
                     stopped[e] = epoch
                     continue
-                if not math.isfinite(float(last[e])):
+                if not math.isfinite(float(last[k])):
                     logger.warning("member %d diverged at epoch %d (lr %g)", e, epoch, self.lr)
                     stopped[e] = epoch
-            if all(s is not None for s in stopped):
+            keep = [k for k, e in enumerate(alive) if stopped[e] is None]
+            if not keep:
                 break
+            if len(keep) < len(alive):
+                net = PaperConvEnsemble([net.member(k) for k in keep])
+                alive = [alive[k] for k in keep]
+        best = PaperConvEnsemble(models)
         with torch.no_grad():
             for e in range(E):
-                for p, best in zip(params, best_state[e], strict=True):
-                    p[e].copy_(best)
+                for p, state in zip(best.parameters(), best_state[e], strict=True):
+                    p[e].copy_(state)
         fitted = []
         for e in range(E):
-            model = net.member(e)
+            model = best.member(e)
             train_accuracy = _accuracy(model, splits[e].X, splits[e].y)
             stop = stopped[e]
             runs = self.max_epochs if stop is None else stop
