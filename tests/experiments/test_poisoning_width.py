@@ -210,7 +210,7 @@ def test_theory_reports_the_theorems_ranges_at_the_papers_budgets() -> None:
     assert pw.estimate_memory(config) > 4 * 100_000 * 784  # at least the widest ntk net  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("regime", ["A", "C"])
+@pytest.mark.parametrize("regime", [pytest.param("A", marks=pytest.mark.slow), "C"])
 def test_conv_seed_block_gives_the_rows_of_single_seeds(data_dir: Path, regime: str) -> None:
     """Issue 10: seeds trained as one PaperConvEnsemble (poisoners included) give the rows of
     seeds trained one by one (float64: equal up to summation order)."""
