@@ -115,7 +115,7 @@ PROTOCOL: tuple[ProtocolRow, ...] = (
         "model",
         "conv(1,10,5)-pool-relu-conv(10,20,5)-pool-relu-fc(320,m)-relu-fc(m,10), PyTorch init",
         "the same (model_ntk)",
-        "PaperConvNet (paper preset; seeds batched by seed_block = 10) and the theorems' "
+        "PaperConvNet (paper preset; seed_block batches seeds, 1 in the presets) and the theorems' "
         "two-layer ntk nets with fixed top layer (both presets; quick: ntk only)",
         "the ntk family is an addition (the theorems' setting); quick has no conv net for time",
     ),
@@ -320,7 +320,9 @@ class Config(ExperimentConfig):
         default=1,
         ge=1,
         description="conv family: consecutive seeds trained together as one PaperConvEnsemble "
-        "(same rows as one by one; faster per seed); 1 trains each seed alone",
+        "(same rows as one by one in float64; float32 rounding differs). Measured on this 2-core "
+        "CPU (benchmarks/conv_ensemble.py) it is not faster (0.6-1.4x per epoch at E = 4, 8), "
+        "so the presets use 1; meant for accelerators, where small per-seed kernels idle",
     )
     gamma: float = Field(
         default=1.0,
@@ -394,7 +396,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "patience": 30,
         "margin_samples": 2000,
         "seeds": 50,
-        "seed_block": 10,
+        "seed_block": 1,
     },
 }
 
