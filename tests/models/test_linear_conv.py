@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
-from robustlab.models import LinearGrad, LinearModel, PaperConvNet
+from robustlab.models import LinearGrad, LinearModel, PaperConvEnsemble, PaperConvNet
 
 F64 = torch.float64
 
@@ -294,3 +295,41 @@ def test_conv_errors() -> None:
         PaperConvNet(0)
     with pytest.raises(ValueError, match="image_size must be >= 16"):
         PaperConvNet(8, image_size=12)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_conv_ensemble_equals_its_members(shared: bool) -> None:
+    """The grouped pass gives each member's own logits and autograd gradients (float64)."""
+    members = [
+        PaperConvNet(7, generator=torch.Generator().manual_seed(s)).double() for s in range(3)
+    ]
+    ensemble = PaperConvEnsemble(members)
+    g = torch.Generator().manual_seed(9)
+    x = torch.rand((5, 784) if shared else (3, 5, 784), generator=g, dtype=torch.float64)
+    out = ensemble(x)
+    assert out.shape == (3, 5, 10)
+    for e, net in enumerate(members):
+        torch.testing.assert_close(out[e], net(x if shared else x[e]), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(ensemble.member(e)(x if shared else x[e]), out[e])
+    # gradients of a sum of member losses are each member's own gradients
+    y = torch.randint(0, 10, (5,), generator=g)
+    loss = sum(F.cross_entropy(out[e], y) for e in range(3))
+    loss.backward()  # type: ignore[union-attr]
+    for e, net in enumerate(members):
+        F.cross_entropy(net(x if shared else x[e]), y).backward()
+        torch.testing.assert_close(ensemble.fc1_weight.grad[e], net.fc1.weight.grad)  # type: ignore[index]
+        torch.testing.assert_close(ensemble.conv1_weight.grad[e], net.conv1.weight.grad)  # type: ignore[index]
+    images = x.reshape(*x.shape[:-1], 1, 28, 28)
+    torch.testing.assert_close(ensemble(images), out)
+
+
+def test_conv_ensemble_refuses_mixed_members_and_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="at least one member"):
+        PaperConvEnsemble([])
+    with pytest.raises(ValueError, match="one shape"):
+        PaperConvEnsemble([PaperConvNet(4), PaperConvNet(5)])
+    ensemble = PaperConvEnsemble([PaperConvNet(4), PaperConvNet(4)])
+    with pytest.raises(ValueError, match="x must be"):
+        ensemble(torch.zeros(3, 5, 784))
+    with pytest.raises(ValueError, match="member index"):
+        ensemble.member(2)

@@ -215,3 +215,116 @@ def test_negated_beats_ce_on_mnist_0_vs_1(data_dir: Path) -> None:
     assert accuracy["negated"] < 0.5 < 0.85 < accuracy["ce"]
     # Fig. 1 (bottom): the negated loss spreads the budget, the cross-entropy piles it up
     assert touched["negated"] > touched["ce"]
+
+
+# ------------------------------------------------- stochastic gradient ascent (authors' schedule)
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    d=st.integers(1, 5),
+    radius=st.floats(0.0, 20.0),
+    l21=st.booleans(),
+    steps=st.integers(0, 3),
+    batch_size=st.integers(1, 12),
+    normalize=st.booleans(),
+    per_sample_box=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_stochastic_ascent_keeps_budget_and_box(
+    n: int,
+    d: int,
+    radius: float,
+    l21: bool,
+    steps: int,
+    batch_size: int,
+    normalize: bool,
+    per_sample_box: bool,
+    seed: int,
+) -> None:
+    X, _ = _binary(n, d, seed, dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed)
+    hi: float | Tensor = 1.0
+    if per_sample_box:  # rows rescaled by 1/||x_i||: each row has its own pixel box
+        hi = 1.0 / X.norm(dim=1, keepdim=True).clamp_min(1e-3)
+        X = X * hi
+    labels = torch.randint(0, 3, (n,), generator=g)
+    model = LinearModel.pytorch_init(1, d, outputs=3, generator=g)
+    budget = L21(radius) if l21 else L2Inf(radius)
+    result = clean_label(
+        model, X, labels, budget, loss="negated-ce", steps=steps, step_size=radius + 1.0,
+        normalize=normalize, box=(0.0, hi), batch_size=batch_size, generator=g,
+    )  # fmt: skip
+    norms = (result.x.double() - X.double()).norm(dim=1)
+    assert (float(norms.sum()) if l21 else float(norms.max())) <= radius
+    assert bool((result.x >= 0).all()) and bool((result.x <= hi + 1e-7).all())
+    assert result.objective.shape == (steps + 1,)
+
+
+@pytest.mark.parametrize("budget", [L21(4.0), L2Inf(0.3)])
+@pytest.mark.parametrize("batch_size", [1, 7, 100])
+def test_stochastic_epoch_equals_a_full_step_for_per_sample_models(
+    budget: L21 | L2Inf, batch_size: int
+) -> None:
+    """Without a box, a per-sample model's gradient of row i depends on row i only: an epoch of
+    raw (or row-normalized) minibatch steps followed by Pi is one full-batch step, whatever the
+    minibatch partition. Checked against the full-batch path and by hand."""
+    g = torch.Generator().manual_seed(2)
+    X = torch.rand(23, 5, generator=g, dtype=F64)
+    y = torch.randint(0, 4, (23,), generator=g)
+    model = LinearModel.pytorch_init(1, 5, outputs=4, generator=g, dtype=F64)
+    normalize = isinstance(budget, L2Inf)
+    kwargs = {"loss": "negated-ce", "step_size": 0.2, "normalize": normalize}
+    full = clean_label(model, X, y, budget, steps=3, **kwargs)  # type: ignore[arg-type]
+    sga = clean_label(
+        model,
+        X,
+        y,
+        budget,
+        steps=3,
+        batch_size=batch_size,
+        generator=g,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    torch.testing.assert_close(sga.x, full.x)
+    # by hand, one epoch: d/dx [-CE(-Wx - b, y)] = W^T (softmax(-(Wx + b)) - e_y)
+    W, b = model.weight.detach()[0], model.bias.detach()[0]  # type: ignore[union-attr]
+    grad = (torch.softmax(-(X @ W.T + b), dim=1) - torch.eye(4, dtype=F64)[y]) @ W
+    if normalize:
+        grad = grad / grad.norm(dim=1, keepdim=True)
+    one = clean_label(
+        model,
+        X,
+        y,
+        budget,
+        steps=1,
+        batch_size=batch_size,
+        generator=g,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    torch.testing.assert_close(one.x, X + budget.project(0.2 * grad))
+
+
+def test_stochastic_ascent_clips_each_minibatch_before_the_projection() -> None:
+    """One sample, one epoch: the step is clipped to [0, 1] first, then projected (authors'
+    order), which differs from projecting first and clipping after (the full-batch order)."""
+    X = torch.tensor([[0.9, 0.5]], dtype=F64)
+    y = torch.tensor([1.0], dtype=F64)
+    model = LinearModel.pytorch_init(1, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-1.0, -1.0]], dtype=F64))  # ascent moves along (1, 1)
+        model.bias.zero_()  # type: ignore[union-attr]
+    kw = {"steps": 1, "step_size": 1.0, "normalize": True, "box": (0.0, 1.0)}
+    sga = clean_label(model, X, y, L2Inf(0.5), batch_size=1, **kw)  # type: ignore[arg-type]
+    # clip: (0.9, 0.5) + (0.707, 0.707) -> (1, 1); delta (0.1, 0.5) has norm 0.51 > 0.5: scaled
+    delta = torch.tensor([[0.1, 0.5]], dtype=F64)
+    torch.testing.assert_close(sga.x, X + delta * 0.5 / delta.norm())
+    full = clean_label(model, X, y, L2Inf(0.5), **kw)  # type: ignore[arg-type]
+    step = torch.tensor([[0.5, 0.5]], dtype=F64) / math.sqrt(2)
+    torch.testing.assert_close(full.x, (X + step).clamp(0, 1))
+
+
+def test_stochastic_ascent_refuses_a_bad_batch_size() -> None:
+    X, y = _binary(5, 3, 0)
+    model = LinearModel.pytorch_init(1, 3, dtype=F64)
+    with pytest.raises(ValueError, match="batch_size"):
+        clean_label(model, X, y, L21(1.0), batch_size=0)

@@ -9,6 +9,11 @@ margin z = y f(x) ("negated"), which lower-bounds the 0-1 loss and so stops payi
 sample that is already misclassified; with K classes its greedy version (paper 004 section 4.3),
 or ("negated-ce") the paper's recipe taken literally, -CE(-f(x), y): "flipping the sign on both
 the model prediction and the cross-entropy loss" (the authors' released code does this for MNIST).
+
+Two schedules: full-batch projected gradient ascent (`batch_size=None`, one projection per step)
+and the authors' projected *stochastic* gradient ascent (`batch_size=128`): each step is an epoch
+of random minibatches, every minibatch moves its own rows and is clamped to the pixel box at once,
+and the budget projection follows at the end of the epoch (poison_attack.py of the authors' code).
 """
 
 from __future__ import annotations
@@ -91,8 +96,10 @@ def clean_label(
     step_size: float | None = None,
     normalize: bool = True,
     chunk_size: int = 4096,
-    box: tuple[float, float] | None = None,
+    box: tuple[float | Tensor, float | Tensor] | None = None,
     closed_form: bool | None = None,
+    batch_size: int | None = None,
+    generator: torch.Generator | None = None,
 ) -> CleanLabelResult:
     """Poison X against the fixed `model` by projected gradient ascent; labels stay intact.
 
@@ -110,8 +117,18 @@ def clean_label(
     `L2Inf`, whose constraint separates), and the raw gradient otherwise. The default step_size
     is 2.5 * budget / steps (Madry et al.). Pi is the exact projection of the budget, applied to
     the whole Delta after gradients are computed chunk by chunk (`chunk_size` samples); `box`
-    (lo, hi) additionally clips X + Delta, which only shrinks the rows. The spend never exceeds
-    the budget: a last check on the returned inputs rescales Delta if rounding overshot.
+    (lo, hi) additionally clips X + Delta, which only shrinks the rows; lo and hi are floats or
+    tensors broadcasting against X (e.g. (n, 1) per-sample bounds of rescaled images). The spend
+    never exceeds the budget: a last check on the returned inputs rescales Delta if rounding
+    overshot.
+
+    `batch_size` switches to stochastic gradient ascent (paper 001 section 5, the authors' code):
+    each of the `steps` epochs visits the samples once in random minibatches (order from
+    `generator`); a minibatch's rows move by step_size * D_b (its per-sample gradients; with
+    `normalize`, row by row for `L2Inf`, divided by sum_{i in b} ||g_i|| * n / |b| for `L21` so
+    that an epoch moves at most step_size in total) and are clipped to `box` at once; the budget
+    projection Pi follows at the end of every epoch. The traces then hold each epoch's mean loss
+    and accuracy over its minibatches before their step, and the final evaluation.
     Raises ValueError for a bad budget, loss, labels, shapes or step settings.
     """
     _checks.callable_("model", model)
@@ -122,6 +139,8 @@ def clean_label(
     _checks.counts(chunk_size=chunk_size)
     _checks.optional_box("box", box)
     _validate(model, X, y, budget, loss, steps, step_size, normalize, chunk_size, box)
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 or None (full batch), got {batch_size}")
     with torch.no_grad(), evaluation_mode(model):
         probe = model(X[:1])
     binary = one_logit(probe, 1, model)
@@ -140,6 +159,8 @@ def clean_label(
             chunk_size,
             box,
             closed_form,
+            batch_size,
+            generator,
         )
     return CleanLabelResult(result.x, y, result.record, result.objective, result.accuracy)
 
@@ -155,8 +176,10 @@ def _poison(
     step_size: float | None,
     normalize: bool,
     chunk_size: int,
-    box: tuple[float, float] | None,
+    box: tuple[float | Tensor, float | Tensor] | None,
     closed_form: bool | None,
+    batch_size: int | None,
+    generator: torch.Generator | None,
 ) -> CleanLabelResult:
     """The ascent of `clean_label` on rows of X flattened to (n, D), labels already checked."""
     shape = X.shape
@@ -174,15 +197,21 @@ def _poison(
     objectives: list[float] = []
     accuracies: list[float] = []
     for _ in range(steps):
-        grad, objective, accuracy = _gradient(
-            model, (Xd + delta).reshape(shape), y, binary, mode, use_closed, chunk_size
-        )
-        grad = grad.reshape(Xd.shape)
+        if batch_size is not None:
+            delta, objective, accuracy = _stochastic_epoch(
+                model, Xd, shape[1:], y, delta, budget, binary, mode, use_closed, batch_size,
+                step_size, normalize, box, generator,
+            )  # fmt: skip
+        else:
+            grad, objective, accuracy = _gradient(
+                model, (Xd + delta).reshape(shape), y, binary, mode, use_closed, chunk_size
+            )
+            grad = grad.reshape(Xd.shape)
+            delta = budget.project(delta + step_size * _direction(grad, budget, normalize))
+            if box is not None:
+                delta = _clip(Xd + delta, box) - Xd
         objectives.append(objective)
         accuracies.append(accuracy)
-        delta = budget.project(delta + step_size * _direction(grad, budget, normalize))
-        if box is not None:
-            delta = (Xd + delta).clamp(box[0], box[1]) - Xd
     x_poisoned, norms = _within_budget(Xd, delta, budget, given, box)
     x_poisoned = x_poisoned.reshape(shape)
     with torch.no_grad():
@@ -206,6 +235,66 @@ def _poison(
     )
 
 
+def _clip(x: Tensor, box: tuple[float | Tensor, float | Tensor]) -> Tensor:
+    """x clipped into [lo, hi] (floats or tensors broadcasting against x)."""
+    lo, hi = box
+    lo_t = lo if isinstance(lo, Tensor) else torch.tensor(lo, dtype=x.dtype, device=x.device)
+    hi_t = hi if isinstance(hi, Tensor) else torch.tensor(hi, dtype=x.dtype, device=x.device)
+    return torch.clamp(x, min=lo_t.to(x.dtype), max=hi_t.to(x.dtype))
+
+
+def _stochastic_epoch(
+    model: nn.Module,
+    X: Tensor,
+    sample_shape: tuple[int, ...],
+    y: Tensor,
+    delta: Tensor,
+    budget: DataBudget,
+    binary: bool,
+    mode: str,
+    closed: bool,
+    batch_size: int,
+    step_size: float,
+    normalize: bool,
+    box: tuple[float | Tensor, float | Tensor] | None,
+    generator: torch.Generator | None,
+) -> tuple[Tensor, float, float]:
+    """One epoch of minibatch gradient ascent (box clip per minibatch), then Pi (see above).
+
+    X and delta are flattened to (n, D); the model sees rows of `sample_shape`."""
+    n = X.shape[0]
+    order = torch.randperm(n, generator=generator).to(X.device)
+    delta = delta.clone()
+    total, correct = 0.0, 0.0
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        rows = (X[idx] + delta[idx]).reshape(idx.numel(), *sample_shape)
+        grad, objective, accuracy = _gradient(model, rows, y[idx], binary, mode, closed, batch_size)
+        grad = grad.reshape(idx.numel(), -1)
+        total += objective * idx.numel()
+        correct += accuracy * idx.numel()
+        if normalize and isinstance(budget, L21):
+            row_sum = grad.norm(dim=-1).sum()
+            scale = idx.numel() / n / row_sum if float(row_sum) > 0 else 0.0
+            direction = grad * scale
+        else:
+            direction = _direction(grad, budget, normalize)
+        moved = X[idx] + delta[idx] + step_size * direction
+        if box is not None:
+            moved = _clip(moved, _rows(box, idx))
+        delta[idx] = moved - X[idx]
+    return budget.project(delta), total / max(n, 1), correct / max(n, 1)
+
+
+def _rows(
+    box: tuple[float | Tensor, float | Tensor], idx: Tensor
+) -> tuple[float | Tensor, float | Tensor]:
+    """The box bounds of the rows `idx` (per-sample tensor bounds are indexed, others kept)."""
+    return tuple(  # type: ignore[return-value]
+        b[idx] if isinstance(b, Tensor) and b.ndim == 2 and b.shape[0] > 1 else b for b in box
+    )
+
+
 def _validate(
     model: nn.Module,
     X: Tensor,
@@ -216,7 +305,7 @@ def _validate(
     step_size: float | None,
     normalize: bool,
     chunk_size: int,
-    box: tuple[float, float] | None,
+    box: tuple[float | Tensor, float | Tensor] | None,
 ) -> None:
     """Check the arguments (the kind of labels is checked against the model's output)."""
     if not isinstance(budget, L21 | L2Inf):
@@ -235,10 +324,10 @@ def _validate(
         raise ValueError("normalize=False takes raw gradient steps: pass step_size")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if box is not None and not box[0] <= box[1]:
+    if box is not None and not bool(torch.all(torch.as_tensor(box[0]) <= torch.as_tensor(box[1]))):
         raise ValueError(f"box must be (lo, hi) with lo <= hi, got {box}")
-    if box is not None and bool((X.amin() < box[0]) or (X.amax() > box[1])):
-        raise ValueError(f"X lies outside the box {box}")
+    if box is not None and not torch.equal(_clip(X, box), X):
+        raise ValueError(f"X lies outside the box {box}: clip the clean inputs first")
 
 
 def _logits(model: nn.Module, x: Tensor, binary: bool) -> Tensor:
@@ -365,12 +454,16 @@ def _spend(X: Tensor, x: Tensor) -> Tensor:
 
 
 def _within_budget(
-    X: Tensor, delta: Tensor, budget: DataBudget, given: float, box: tuple[float, float] | None
+    X: Tensor,
+    delta: Tensor,
+    budget: DataBudget,
+    given: float,
+    box: tuple[float | Tensor, float | Tensor] | None,
 ) -> tuple[Tensor, Tensor]:
     """X + delta (clipped to box), rescaled until the spend measured on it is within budget."""
     x = X + delta
     if box is not None:
-        x = x.clamp(box[0], box[1])
+        x = _clip(x, box)
     margin = 4 * torch.finfo(X.dtype).eps
     for _ in range(30):
         norms = _spend(X, x)
@@ -386,6 +479,6 @@ def _within_budget(
             factor = factor.to(X.dtype).unsqueeze(-1)
         x = X + (x - X) * factor
         if box is not None:
-            x = x.clamp(box[0], box[1])
+            x = _clip(x, box)
         margin *= 4
     raise RuntimeError(f"could not bring the spend within the budget {given}")
