@@ -71,6 +71,10 @@ PerMember = float | Tensor
 
 def _per_member(value: PerMember, ensemble: int, name: str) -> Tensor:
     """A float or (E,) tensor as an (E,) float64 tensor on the CPU; raise on a bad shape."""
+    if isinstance(value, Tensor):
+        _checks.tensor(name, value)
+    else:
+        _checks.real(name, value)
     t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
     if t.ndim == 0:
         return t.expand(ensemble).clone()
