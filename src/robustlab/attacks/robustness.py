@@ -173,7 +173,7 @@ def minimal_perturbation(
 
 
 def _verified(model: Model, x: Tensor, y: Tensor | None, *, method: str, norm: NormArg) -> Tensor:
-    """Exact or certified radii from `robustlab.verify` (imported here: verify builds on attacks)."""
+    """Exact or certified radii from `robustlab.verify` (imported here: verify uses attacks)."""
     from robustlab.models.two_layer import TwoLayerNet
     from robustlab.verify import certified_radius, exact_minimal_perturbation
 

@@ -43,6 +43,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("random-net-single-step", "robustlab.experiments.random_net_single_step"),
     Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
     Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
+    Entry("attack-optimality", "robustlab.experiments.attack_optimality"),
     # paper 000: Neuro-Tron
     Entry("neurotron-poisoning", "robustlab.experiments.neurotron_poisoning"),
     # paper 001: poisoning of SGD

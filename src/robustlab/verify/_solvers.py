@@ -13,6 +13,7 @@ space of W (delta = Q v: the part of delta orthogonal to every w_k only adds to 
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -25,14 +26,16 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 Array = NDArray[np.float64]
 
+logger = logging.getLogger(__name__)
+
 #: Relative optimality gap asked of both solvers.
 MIP_GAP = 1e-7
 
 
 @dataclass(frozen=True)
 class Solution:
-    """status: "optimal" | "infeasible" | "time_limit"; delta: (d,) or None (no incumbent);
-    lower: proved lower bound on the norm within the ball (R where infeasible)."""
+    """status: "optimal" | "infeasible" | "time_limit" | "solver_error"; delta: (d,) or None
+    (no incumbent); lower: proved lower bound on the norm within the ball (R where infeasible)."""
 
     status: str
     delta: Array | None
@@ -170,7 +173,8 @@ def solve_highs(
         return Solution("optimal", delta, max(bound, float(result.fun) * (1.0 - MIP_GAP)))
     if result.status == 1:
         return Solution("time_limit", delta, bound)
-    raise RuntimeError(f"HiGHS failed: status {result.status}, {result.message}")
+    logger.warning("HiGHS stopped: status %s, %s", result.status, result.message)
+    return Solution("solver_error", delta, bound)
 
 
 def _scip() -> Any:
@@ -210,11 +214,11 @@ def solve_scip(
     model = scip.Model()
     model.hideOutput()
     model.setParam("limits/gap", MIP_GAP)
-    model.setParam("numerics/feastol", 1e-9)
+    model.setParam("numerics/feastol", 1e-8)
     if time_limit is not None:
         model.setParam("limits/time", max(1e-3, time_limit))
     v = [model.addVar(lb=-radius, ub=radius, name=f"v{i}") for i in range(r)]
-    top = radius * radius if norm == "l2" else radius
+    top = radius
     objective = model.addVar(lb=0.0, ub=top, name="objective")
     hidden: dict[int, Any] = {}
     for k in np.concatenate([enc.convex, enc.binary]).tolist():
@@ -235,7 +239,8 @@ def solve_scip(
         model.addCons(hidden[k] <= float(enc.high[k]) * on)
         model.addCons(hidden[k] <= affine(k) - float(enc.low[k]) * (1 - on))
     if norm == "l2":
-        model.addCons(scip.quicksum(vi * vi for vi in v) <= objective)
+        # second-order cone ||v|| <= objective: SCIP's SOC handler separates it directly
+        model.addCons(scip.quicksum(vi * vi for vi in v) <= objective * objective)
     elif norm == "linf":
         for vi in v:
             model.addCons(vi <= objective)
@@ -247,15 +252,19 @@ def solve_scip(
             model.addCons(-vi <= ei)
         model.addCons(scip.quicksum(size) <= objective)
     model.setObjective(objective, "minimize")
-    model.optimize()
-    status = model.getStatus()
+    try:
+        model.optimize()
+        status = model.getStatus()
+    except Exception as err:  # SCIP raises a bare Exception on unresolved LP troubles
+        logger.warning("SCIP stopped on numerical trouble: %s", err)
+        status = "error"
     if status == "infeasible":
         return Solution("infeasible", None, radius)
     solution = model.getBestSol() if model.getNSols() > 0 else None
     values = None if solution is None else np.array([model.getSolVal(solution, vi) for vi in v])
 
     def length(value: float) -> float:
-        return math.sqrt(max(0.0, value)) if norm == "l2" else max(0.0, value)
+        return max(0.0, value)
 
     bound = length(float(model.getDualbound()))
     if status in ("optimal", "gaplimit"):
@@ -263,7 +272,7 @@ def solve_scip(
         return Solution("optimal", values, max(bound, best))
     if status in ("timelimit", "userinterrupt", "nodelimit"):
         return Solution("time_limit", values, bound)
-    raise RuntimeError(f"SCIP failed: status {status}")
+    return Solution("solver_error", values, bound)
 
 
 def clock() -> float:

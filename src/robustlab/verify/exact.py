@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,11 +29,12 @@ from robustlab.verify.certified import certified_radius
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("optimal", "time_limit", "no_flip", "misclassified")
+STATUSES = ("optimal", "time_limit", "no_flip", "misclassified", "solver_error")
 """Codes of `ExactResult.status`: 0 optimal (radius exact up to the solvers' relative gap
 1e-7 and the flip margin), 1 time limit (radius is the best flip found, inf if none;
 lower <= true radius <= upper), 2 no flip within `max_radius` (radius inf), 3 already
-misclassified or on the decision boundary (radius 0)."""
+misclassified or on the decision boundary (radius 0), 4 the solver stopped on numerical
+trouble (radius and bounds as for a time limit)."""
 
 _GROWTH = 4.0
 _NUDGES = 8
@@ -46,7 +48,8 @@ class ExactResult:
     perturbation (zeros where none); lower, upper: proved bounds on the smallest flipping
     perturbation (equal up to the solver gap when optimal; upper is inf when no flip is known);
     status: int8 codes into `STATUSES`; flipped: the prediction at x + delta differs (checked
-    in float64); solve_time: seconds spent on each point; norm: "linf" | "l1" | "l2".
+    in float64); solve_time: wall-clock seconds spent on each point; cpu_time: this process's
+    CPU seconds on it (the solvers run single-threaded in process); norm: "linf" | "l1" | "l2".
     """
 
     radius: Tensor
@@ -56,6 +59,7 @@ class ExactResult:
     status: Tensor
     flipped: Tensor
     solve_time: Tensor
+    cpu_time: Tensor
     norm: str
 
     def status_names(self) -> list[list[str]]:
@@ -119,13 +123,14 @@ def _solve(
 
 
 def _flips_margin(
-    member: _Member, pre: Array, coef: Array, alpha: float, solution: Solution
+    weights: Array, pre: Array, coef: Array, alpha: float, solution: Solution, margin: float
 ) -> bool:
-    """True unless the solver returned a delta at which the float64 margin is not negative."""
+    """False where the solver returned a delta at which the float64 margin (relative to its
+    value at x) is above -margin / 2: a flip faked by the solver's tolerances."""
     if solution.delta is None:
         return True
-    z = pre + member.M @ solution.delta
-    return float(coef @ np.where(z > 0, z, alpha * z)) < 0
+    z = pre + weights @ solution.delta
+    return float(coef @ np.where(z > 0, z, alpha * z)) < -0.5 * margin
 
 
 def _norm(delta: Array, norm: str) -> float:
@@ -193,7 +198,7 @@ def exact_minimal_perturbation(
     margin reaches -margin |margin at x| (a relative 1e-5 by default, so that the returned delta
     flips strictly rather than landing on a flat zero of the net). `time_limit`: seconds per
     point; a point whose solver stops early gets status "time_limit" and proved lower / upper
-    bounds. `max_radius`: search no farther (default 1e4 max(1, ||x||)); no flip within it gives
+    bounds. `max_radius`: search no farther (default 1e3 max(1, ||x||)); no flip within it gives
     radius inf and status "no_flip". Returns an `ExactResult`.
     Raises TypeError / ValueError for another model, a smooth activation, a bad norm or bad
     arguments, ImportError (naming the extra) when l2 is asked without pyscipopt.
@@ -211,7 +216,7 @@ def exact_minimal_perturbation(
     caps = (
         torch.full((E, n), float(max_radius), dtype=torch.float64)
         if max_radius is not None
-        else 1e4 * vector_norm(problem.x, norm).clamp_min(1.0)
+        else 1e3 * vector_norm(problem.x, norm).clamp_min(1.0)
     )
     radius = torch.full((E, n), math.inf, dtype=torch.float64)
     lower = torch.zeros(E, n, dtype=torch.float64)
@@ -219,11 +224,12 @@ def exact_minimal_perturbation(
     status = torch.zeros(E, n, dtype=torch.int8)
     flipped = torch.zeros(E, n, dtype=torch.bool)
     seconds = torch.zeros(E, n, dtype=torch.float64)
+    cpu = torch.zeros(E, n, dtype=torch.float64)
     W_np = problem.W.numpy()
     for e in range(E):
         member = _member(W_np[e], norm)
         for i in range(n):
-            began = clock()
+            began, began_cpu = clock(), time.process_time()
             if not bool(problem.correct[e, i]):
                 radius[e, i], status[e, i] = 0.0, STATUSES.index("misclassified")
                 flipped[e, i] = bool((problem.g0[e, i] <= 0).any())
@@ -248,10 +254,11 @@ def exact_minimal_perturbation(
             lower[e, i] = min(low, float(radius[e, i]))
             status[e, i] = STATUSES.index(code)
             seconds[e, i] = clock() - began
+            cpu[e, i] = time.process_time() - began_cpu
     lower = torch.maximum(lower, torch.minimum(start_lower, radius))
     upper = torch.where(status == STATUSES.index("no_flip"), math.inf, radius)
     logger.debug("exact_minimal_perturbation: %d of %d optimal", int((status == 0).sum()), E * n)
-    return ExactResult(radius, delta, lower, upper, status, flipped, seconds, norm)
+    return ExactResult(radius, delta, lower, upper, status, flipped, seconds, cpu, norm)
 
 
 def _solve_point(
@@ -268,39 +275,52 @@ def _solve_point(
     """Every margin of one point, smallest first; returns (radius, delta, lower, status)."""
     deadline = None if time_limit is None else clock() + time_limit
     pre = problem.pre[e, i].numpy()
+    weights = problem.W[e].numpy()
     order = torch.argsort(torch.where(problem.valid[e, i], problem.g0[e, i], torch.inf))
-    best, best_delta, lower, timed_out = math.inf, None, math.inf, False
+    best, best_delta, lower, timed_out, failed = math.inf, None, math.inf, False, False
     for t in order.tolist():
         if not bool(problem.valid[e, i, t]):
             continue
         coef = (problem.coef[e, i, t] / problem.g0[e, i, t]).numpy()
         bound = min(start, cap) if math.isinf(best) else best
+        proven = 0.0  # this margin cannot be made negative within `proven` (infeasible solves)
         while True:
             left = None if deadline is None else deadline - clock()
             if left is not None and left <= 0:
-                timed_out, lower = True, min(lower, 0.0)
+                timed_out, lower = True, min(lower, proven)
                 break
             solution = _solve(member, pre, coef, problem.alpha, norm, bound, -margin, left)
-            if norm != "l2" and not _flips_margin(member, pre, coef, problem.alpha, solution):
+            if norm != "l2" and not _flips_margin(
+                weights, pre, coef, problem.alpha, solution, margin
+            ):
                 # HiGHS's integrality tolerance (1e-6) times a big-M can fake a flip: redo
-                # this program with SCIP at tolerance 1e-9
+                # this program with SCIP at tolerance 1e-8
                 left = None if deadline is None else deadline - clock()
                 solution = _solve(
                     member, pre, coef, problem.alpha, norm, bound, -margin, left, strict=True
                 )
             if solution.status == "infeasible":
+                proven = bound
                 if math.isfinite(best) or bound >= cap:
                     lower = min(lower, bound)
                     break
                 bound = min(cap, bound * _GROWTH)
                 continue
+            if not _flips_margin(weights, pre, coef, problem.alpha, solution, margin):
+                # still a fake flip (tolerance times a very large big-M): trust only the
+                # infeasible solves
+                failed, lower = True, min(lower, proven)
+                break
             timed_out |= solution.status == "time_limit"
+            failed |= solution.status == "solver_error"
             lower = min(lower, solution.lower)
             if solution.delta is not None:
                 size = _norm(solution.delta, norm)
                 if size < best:
                     best, best_delta = size, solution.delta
             break
+    if failed:
+        return best, best_delta, lower, "solver_error"
     if timed_out:
         return best, best_delta, lower, "time_limit"
     if best_delta is None:
