@@ -198,10 +198,14 @@ def solve_scip(
     radius: float,
     target: float,
     time_limit: float | None,
+    start: Array | None = None,
 ) -> Solution:
     """min ||v|| with margin(x + Q v) <= target, ||v|| <= radius; M = W Q: (m, r).
 
-    l2: the objective is a variable bounding ||v||^2 (a convex quadratic constraint); linf and
+    start: a v believed feasible, given to SCIP as a partial starting solution (SCIP completes
+    and checks it), so that a time limit still returns an upper bound.
+
+    l2: the objective is a variable t with ||v||_2 <= t (a second-order cone); linf and
     l1 are linear (SCIP is then the strict-tolerance fallback of HiGHS). Returns the optimal v
     (for l2 the caller maps it back to delta = Q v).
     """
@@ -216,10 +220,10 @@ def solve_scip(
     model.setParam("limits/gap", MIP_GAP)
     model.setParam("numerics/feastol", 1e-8)
     if time_limit is not None:
+        model.setParam("timing/clocktype", 1)  # CPU seconds: a busy machine does not cut it short
         model.setParam("limits/time", max(1e-3, time_limit))
     v = [model.addVar(lb=-radius, ub=radius, name=f"v{i}") for i in range(r)]
-    top = radius
-    objective = model.addVar(lb=0.0, ub=top, name="objective")
+    objective = model.addVar(lb=0.0, ub=radius, name="objective")
     hidden: dict[int, Any] = {}
     for k in np.concatenate([enc.convex, enc.binary]).tolist():
         hidden[k] = model.addVar(lb=0.0, ub=max(float(enc.high[k]), 0.0), name=f"h{k}")
@@ -234,8 +238,9 @@ def solve_scip(
     )
     for k in enc.convex.tolist():
         model.addCons(hidden[k] >= affine(k))
+    switches: dict[int, Any] = {}
     for k in enc.binary.tolist():
-        on = model.addVar(vtype="B", name=f"r{k}")
+        on = switches[k] = model.addVar(vtype="B", name=f"r{k}")
         model.addCons(hidden[k] <= float(enc.high[k]) * on)
         model.addCons(hidden[k] <= affine(k) - float(enc.low[k]) * (1 - on))
     if norm == "l2":
@@ -252,6 +257,21 @@ def solve_scip(
             model.addCons(-vi <= ei)
         model.addCons(scip.quicksum(size) <= objective)
     model.setObjective(objective, "minimize")
+    if start is not None:
+        z = pre + M @ start
+        pairs = list(zip(v, start.tolist(), strict=True))
+        pairs += [(h, max(float(z[k]), 0.0)) for k, h in hidden.items()]
+        pairs += [(on, float(z[k] > 0)) for k, on in switches.items()]
+        if norm == "l2":
+            pairs.append((objective, float(np.linalg.norm(start))))
+        elif norm == "linf":
+            pairs.append((objective, float(np.abs(start).max())))
+        guess = model.createSol()
+        for var, value in pairs:
+            model.setSolVal(guess, var, value)
+        if norm in ("l2", "linf"):
+            accepted = model.addSol(guess)
+            logger.debug("starting solution accepted: %s", accepted)
     try:
         model.optimize()
         status = model.getStatus()

@@ -94,9 +94,15 @@ def _solve(
     time_limit: float | None,
     *,
     strict: bool = False,
+    hint: Array | None = None,
 ) -> Solution:
-    """l2 by SCIP in the row space of W; linf / l1 by HiGHS, or by SCIP when `strict`."""
+    """l2 by SCIP in the row space of W; linf / l1 by HiGHS, or by SCIP when `strict`.
+
+    hint: a flipping delta (d,) handed to SCIP as a starting solution, or None.
+    """
     if norm == "l2" or strict:
+        if hint is not None and member.basis is not None:
+            hint = member.basis.T @ hint
         solution = solve_scip(
             member.M,
             pre,
@@ -106,6 +112,7 @@ def _solve(
             radius=radius,
             target=target,
             time_limit=time_limit,
+            start=hint,
         )
         if solution.delta is not None and member.basis is not None:
             return Solution(solution.status, member.basis @ solution.delta, solution.lower)
@@ -165,18 +172,22 @@ def _nudge(problem: MarginProblem, e: int, i: int, delta: Array) -> tuple[Array,
 
 def _initial_radius(
     model: TwoLayerNet, x: Tensor, problem: MarginProblem, norm: str, y: Tensor | None
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor | None]:
     """A first radius per point (the minimal gradient step's norm for one logit, else twice the
-    certified radius) and the certified radius, a lower bound."""
+    certified radius), the certified radius (a lower bound) and, for one logit, the gradient
+    step stretched by 1.005 as a starting solution (E, n, d) (NaN where it does not flip)."""
     certified = certified_radius(model, x, y, norm=norm, iterations=8)
     start = 2.0 * certified
+    hints = None
     if model.outputs == 1:
         step = minimal_gradient_step(model, problem.x.to(model.W.dtype))
-        lengths = vector_norm(step.delta.detach().to(torch.float64), norm)
+        delta = step.delta.detach().to(torch.float64)
+        lengths = vector_norm(delta, norm)
         usable = torch.isfinite(lengths) & (lengths > certified)
         start = torch.where(usable, lengths * 1.01, start)
+        hints = torch.where(usable.unsqueeze(-1), 1.005 * delta, torch.nan)
     tiny = 1e-3 * (1.0 + vector_norm(problem.x, norm))
-    return torch.where(start > 0, start, tiny), certified
+    return torch.where(start > 0, start, tiny), certified, hints
 
 
 def exact_minimal_perturbation(
@@ -196,9 +207,10 @@ def exact_minimal_perturbation(
     norm: "linf" | "l1" (MILP, HiGHS) | "l2" (convex mixed-integer quadratic program, SCIP).
     One logit: the sign of f flips; K logits: some other logit exceeds logit y. A flip means the
     margin reaches -margin |margin at x| (a relative 1e-5 by default, so that the returned delta
-    flips strictly rather than landing on a flat zero of the net). `time_limit`: seconds per
-    point; a point whose solver stops early gets status "time_limit" and proved lower / upper
-    bounds. `max_radius`: search no farther (default 1e3 max(1, ||x||)); no flip within it gives
+    flips strictly rather than landing on a flat zero of the net). `time_limit`: CPU seconds per
+    point (SCIP counts CPU time; HiGHS, which counts wall time, gets the CPU time left); a
+    point whose solver stops early gets status "time_limit" and proved lower / upper bounds.
+    `max_radius`: search no farther (default 1e3 max(1, ||x||)); no flip within it gives
     radius inf and status "no_flip". Returns an `ExactResult`.
     Raises TypeError / ValueError for another model, a smooth activation, a bad norm or bad
     arguments, ImportError (naming the extra) when l2 is asked without pyscipopt.
@@ -212,7 +224,7 @@ def exact_minimal_perturbation(
         raise ValueError(f"margin must lie in (0, 1), got {margin}")
     problem = margin_problem(model, x, y)
     E, n, d = problem.x.shape
-    start, start_lower = _initial_radius(model, x, problem, norm, y)
+    start, start_lower, hints = _initial_radius(model, x, problem, norm, y)
     caps = (
         torch.full((E, n), float(max_radius), dtype=torch.float64)
         if max_radius is not None
@@ -244,6 +256,7 @@ def exact_minimal_perturbation(
                 float(caps[e, i]),
                 margin,
                 time_limit,
+                None if hints is None else hints[e, i].numpy(),
             )
             _, best_delta, low, code = outcome
             if best_delta is not None:
@@ -271,9 +284,15 @@ def _solve_point(
     cap: float,
     margin: float,
     time_limit: float | None,
+    hint: Array | None,
 ) -> tuple[float, Array | None, float, str]:
-    """Every margin of one point, smallest first; returns (radius, delta, lower, status)."""
-    deadline = None if time_limit is None else clock() + time_limit
+    """Every margin of one point, smallest first; returns (radius, delta, lower, status).
+
+    hint: a flipping delta for the first margin (one logit), or None / NaN.
+    """
+    if hint is not None and not bool(np.isfinite(hint).all()):
+        hint = None
+    deadline = None if time_limit is None else time.process_time() + time_limit
     pre = problem.pre[e, i].numpy()
     weights = problem.W[e].numpy()
     order = torch.argsort(torch.where(problem.valid[e, i], problem.g0[e, i], torch.inf))
@@ -285,17 +304,19 @@ def _solve_point(
         bound = min(start, cap) if math.isinf(best) else best
         proven = 0.0  # this margin cannot be made negative within `proven` (infeasible solves)
         while True:
-            left = None if deadline is None else deadline - clock()
+            left = None if deadline is None else deadline - time.process_time()
             if left is not None and left <= 0:
                 timed_out, lower = True, min(lower, proven)
                 break
-            solution = _solve(member, pre, coef, problem.alpha, norm, bound, -margin, left)
+            solution = _solve(
+                member, pre, coef, problem.alpha, norm, bound, -margin, left, hint=hint
+            )
             if norm != "l2" and not _flips_margin(
                 weights, pre, coef, problem.alpha, solution, margin
             ):
                 # HiGHS's integrality tolerance (1e-6) times a big-M can fake a flip: redo
                 # this program with SCIP at tolerance 1e-8
-                left = None if deadline is None else deadline - clock()
+                left = None if deadline is None else deadline - time.process_time()
                 solution = _solve(
                     member, pre, coef, problem.alpha, norm, bound, -margin, left, strict=True
                 )
