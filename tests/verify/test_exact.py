@@ -181,3 +181,13 @@ def test_bad_arguments() -> None:
     smooth = TwoLayerNet(net.W.detach(), net.a.detach(), activation="tanh")
     with pytest.raises(ValueError, match="activation"):
         exact_minimal_perturbation(smooth, x)
+
+
+def test_missing_scip_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyscipopt", None)
+    net = _net(0, m=3, d=2)
+    x = torch.ones(1, 2, dtype=torch.float64)
+    with pytest.raises(ImportError, match=r"robustlab\[verify\]"):
+        exact_minimal_perturbation(net, x, norm="l2")

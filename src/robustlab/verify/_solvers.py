@@ -177,7 +177,8 @@ def solve_highs(
     return Solution("solver_error", delta, bound)
 
 
-def _scip() -> Any:
+def require_scip() -> Any:
+    """The pyscipopt module; ImportError naming the extra when it is not installed."""
     try:
         import pyscipopt
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -209,7 +210,7 @@ def solve_scip(
     l1 are linear (SCIP is then the strict-tolerance fallback of HiGHS). Returns the optimal v
     (for l2 the caller maps it back to delta = Q v).
     """
-    scip = _scip()
+    scip = require_scip()
     r = M.shape[1]
     rho = {"l2": np.linalg.norm(M, axis=1), "linf": np.abs(M).sum(axis=1)}.get(
         norm, np.abs(M).max(axis=1)

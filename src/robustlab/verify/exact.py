@@ -12,6 +12,7 @@ HiGHS (scipy); l2: mixed-integer program with a convex quadratic constraint by S
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -24,7 +25,14 @@ from torch import Tensor
 from robustlab.attacks.gradient_step import minimal_gradient_step
 from robustlab.models.two_layer import TwoLayerNet
 from robustlab.verify._problem import MarginProblem, check_norm, margin_problem, vector_norm
-from robustlab.verify._solvers import Array, Solution, clock, solve_highs, solve_scip
+from robustlab.verify._solvers import (
+    Array,
+    Solution,
+    clock,
+    require_scip,
+    solve_highs,
+    solve_scip,
+)
 from robustlab.verify.certified import certified_radius
 
 logger = logging.getLogger(__name__)
@@ -216,6 +224,8 @@ def exact_minimal_perturbation(
     arguments, ImportError (naming the extra) when l2 is asked without pyscipopt.
     """
     check_norm(norm)
+    if norm == "l2":
+        require_scip()
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be > 0 seconds or None, got {time_limit}")
     if max_radius is not None and not (math.isfinite(max_radius) and max_radius > 0):
@@ -316,10 +326,12 @@ def _solve_point(
             ):
                 # HiGHS's integrality tolerance (1e-6) times a big-M can fake a flip: redo
                 # this program with SCIP at tolerance 1e-8
+                # (without pyscipopt the fake flip is rejected below: status "solver_error")
                 left = None if deadline is None else deadline - time.process_time()
-                solution = _solve(
-                    member, pre, coef, problem.alpha, norm, bound, -margin, left, strict=True
-                )
+                with contextlib.suppress(ImportError):
+                    solution = _solve(
+                        member, pre, coef, problem.alpha, norm, bound, -margin, left, strict=True
+                    )
             if solution.status == "infeasible":
                 proven = bound
                 if math.isfinite(best) or bound >= cap:
