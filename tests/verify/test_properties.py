@@ -53,7 +53,7 @@ def test_certified_below_exact_and_delta_valid(
     torch.testing.assert_close(lengths[found], exact.radius[found])
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(case=nets())
 def test_exact_below_every_attack(case: tuple[TwoLayerNet, torch.Tensor]) -> None:
     net, x = case
