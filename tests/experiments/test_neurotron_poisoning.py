@@ -97,7 +97,7 @@ def test_config_validation() -> None:
     with pytest.raises(ConfigError, match="even"):
         experiment.config("quick", {"width": 5})
     law = {"name": "a", "family": "gaussian", "dim": 30, "eta": 1e-4}
-    with pytest.raises(ConfigError, match="distributions.*more than once"):
+    with pytest.raises(ConfigError, match=r"distributions.*more than once"):
         experiment.config("quick", {"distributions": [law, law]})
 
 

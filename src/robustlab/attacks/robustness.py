@@ -132,6 +132,9 @@ def minimal_perturbation(
     budget of `attack` (default PGD in `norm`, 50 steps, early stop) on [0, max_eps] for
     `iterations` halvings, returning the upper end (a budget at which the attack succeeded);
     inf where it fails at max_eps. With labels y, misclassified points get 0.
+    method="exact": `robustlab.verify.exact_minimal_perturbation` in `norm` ("l2", "linf" or
+    "l1"; inf where no flip exists); method="certified": `robustlab.verify.certified_radius`,
+    a sound lower bound (both for ReLU / leaky-ReLU `TwoLayerNet`s, one or K logits).
     Raises ValueError for an unknown method or a missing max_eps / labels for "pgd".
     """
     _checks.attack_inputs(model, x, y, norm=norm)
@@ -169,8 +172,12 @@ def minimal_perturbation(
             lo = torch.where(hit, lo, mid)
         norms = torch.where(reach, hi, torch.inf)
         norms = torch.where(correct, norms, 0.0)
+    elif method in ("exact", "certified"):
+        norms = _verified(model, x, y, method=method, norm=norm)
     else:
-        raise ValueError(f"unknown method {method!r}; allowed: gradient_step, pgd")
+        raise ValueError(
+            f"unknown method {method!r}; allowed: gradient_step, pgd, exact, certified"
+        )
     levels_t = torch.as_tensor(levels, dtype=torch.float64)
     return MinimalPerturbation(
         norms=norms,
@@ -178,3 +185,17 @@ def minimal_perturbation(
         quantiles=quantiles(norms, levels),
         method=method,
     )
+
+
+def _verified(model: Model, x: Tensor, y: Tensor | None, *, method: str, norm: NormArg) -> Tensor:
+    """Exact or certified radii from `robustlab.verify` (imported here: verify uses attacks)."""
+    from robustlab.models.two_layer import TwoLayerNet
+    from robustlab.verify import certified_radius, exact_minimal_perturbation
+
+    if not isinstance(model, TwoLayerNet):
+        raise TypeError(f'method="{method}" needs a TwoLayerNet, got {type(model).__name__}')
+    if not isinstance(norm, str):
+        raise TypeError(f'method="{method}" needs norm "l2", "linf" or "l1", got {norm!r}')
+    if method == "exact":
+        return exact_minimal_perturbation(model, x, y, norm=norm).radius
+    return certified_radius(model, x, y, norm=norm)

@@ -44,6 +44,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("universal-perturbation", "robustlab.experiments.universal_perturbation"),
     Entry("robust-sample-complexity", "robustlab.experiments.robust_sample_complexity"),
     Entry("schmidt-cnn", "robustlab.experiments.schmidt_cnn"),
+    Entry("attack-optimality", "robustlab.experiments.attack_optimality"),
     # paper 000: Neuro-Tron
     Entry("neurotron-poisoning", "robustlab.experiments.neurotron_poisoning"),
     # paper 001: poisoning of SGD
