@@ -182,7 +182,7 @@ def train_loop(
         if done:
             break
         rate = lr * (lr_factor(epoch) if lr_factor else 1.0)
-        order = _epoch_order(n, E, generator, shared_order)
+        order = _epoch_order(n, E, generator, shared_order).to(X.device)  # one copy per epoch
         source = X
         if perturb is not None and perturb_every == "epoch":
             source = _perturbed(perturb, net, X, y, params)
@@ -270,7 +270,7 @@ def _gather(source: Tensor, idx: Tensor, ensemble: int) -> Tensor:
         return source[idx]
     if idx.ndim == 1:
         return source[:, idx]
-    return source[torch.arange(ensemble).unsqueeze(1), idx]
+    return source[torch.arange(ensemble, device=idx.device).unsqueeze(1), idx]
 
 
 def _perturbed(

@@ -1,0 +1,151 @@
+"""Models, draws, attacks and learners on every available device (issue 10, item 5).
+
+Each test runs on "cpu" and, where CUDA is available, on "cuda" (skipped otherwise). Data and
+weights are drawn on the CPU from seeded CPU generators (as ``CellContext.generator`` does) and
+moved to the device; every tensor a function returns must then be on that device (no silent CPU
+fallback), and its values must match the CPU run within ``RTOL``/``ATOL`` (float32 kernels differ
+between devices in summation order only).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor
+
+from robustlab.attacks import fgsm, minimal_perturbation, pgd, robust_accuracy
+from robustlab.data.synthetic import sphere
+from robustlab.geometry import get_norm
+from robustlab.learners import adversarial_training, from_attack, sgd
+from robustlab.models import PaperConvNet, TwoLayerNet
+
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here"),
+    ),
+]
+RTOL, ATOL = 1e-4, 1e-5
+E, M, D, N = 2, 32, 8, 24
+
+
+def _tensors(value: Any) -> Iterator[Tensor]:
+    """Every tensor inside a result: dataclass fields, tuples, lists and dict values."""
+    if isinstance(value, Tensor):
+        yield value
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _tensors(getattr(value, field.name))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _tensors(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item)
+
+
+def _assert_on(value: Any, device: str) -> None:
+    tensors = list(_tensors(value))
+    assert tensors, "the result holds no tensor to check"
+    for tensor in tensors:
+        assert tensor.device.type == device, f"a {tuple(tensor.shape)} tensor fell back to CPU"
+
+
+def _setup(device: str) -> tuple[TwoLayerNet, Tensor, Tensor]:
+    """A seeded ensemble and sphere data drawn on the CPU, moved to ``device``."""
+    net = TwoLayerNet.ntk(E, M, D, generator=torch.Generator().manual_seed(0))
+    data = sphere(N, D, seed=1)
+    return net.to(device), data.x.to(device), data.y.to(device)
+
+
+def _close(result: Any, reference: Any) -> None:
+    for got, want in zip(_tensors(result), _tensors(reference), strict=True):
+        if got.dtype == torch.bool or not got.is_floating_point():
+            assert torch.equal(got.cpu(), want.cpu())
+        else:
+            torch.testing.assert_close(got.cpu(), want.cpu(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_models_compute_on_the_device(device: str) -> None:
+    net, X, _ = _setup(device)
+    out = net(X)
+    _assert_on(out, device)
+    _close(out, _setup("cpu")[0](_setup("cpu")[1]))
+    conv = PaperConvNet(4, generator=torch.Generator().manual_seed(0)).to(device)
+    images = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(2)).to(device)
+    _assert_on(conv(images), device)
+    assert all(p.device.type == device for p in conv.parameters())
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("norm", ["l2", "linf"])
+def test_random_starts_from_a_cpu_generator_land_on_the_device(device: str, norm: str) -> None:
+    radius = torch.full((E, N), 0.3).to(device)
+    shape = (E, N, D)
+    draw = get_norm(norm).random_start(
+        shape, radius, torch.Generator().manual_seed(4), torch.float32
+    )
+    _assert_on(draw, device)
+    reference = get_norm(norm).random_start(
+        shape, radius.cpu(), torch.Generator().manual_seed(4), torch.float32
+    )
+    _close(draw, reference)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_attacks_stay_on_the_device(device: str) -> None:
+    def attacks(where: str) -> list[Any]:
+        net, X, y = _setup(where)
+        return [
+            fgsm(net, X, y, eps=0.2, norm="l2"),
+            pgd(net, X, y, eps=0.2, norm="linf", steps=5),
+            pgd(net, X, y, eps=0.2, norm="l2", steps=5, generator=torch.Generator().manual_seed(3)),
+            minimal_perturbation(net, X),
+            robust_accuracy(fgsm, net, X, y, [0.0, 0.1, 0.5]),
+        ]
+
+    results = attacks(device)
+    for result in results:
+        _assert_on(result, device)
+    if device != "cpu":
+        # The default pgd start is drawn on the device's own generator: compare the rest.
+        reference = attacks("cpu")
+        for index in (0, 2, 3, 4):
+            _close(results[index], reference[index])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_learners_train_on_the_device(device: str) -> None:
+    def train(where: str) -> tuple[TwoLayerNet, TwoLayerNet]:
+        net, X, y = _setup(where)
+        plain, trace = sgd(
+            net, X, y, lr=0.5, batch_size=8, epochs=2, lazy_radius=2.0,
+            generator=torch.Generator().manual_seed(5), shared_order=False,
+        )  # fmt: skip
+        assert torch.isfinite(trace.loss).all()
+        net, X, y = _setup(where)
+        robust, _ = adversarial_training(
+            net, X, y, attack=from_attack(partial(pgd, eps=0.1, steps=3)), lr=0.5,
+            epochs=2, batch_size=8, generator=torch.Generator().manual_seed(6),
+        )  # fmt: skip
+        return plain, robust
+
+    models = train(device)
+    for model in models:
+        _assert_on(list(model.parameters()) + list(model.buffers()), device)
+    for model, reference in zip(models, train("cpu"), strict=True):
+        _close(list(model.parameters()), list(reference.parameters()))
+
+
+def test_the_device_check_catches_a_cpu_fallback() -> None:
+    with pytest.raises(AssertionError, match="fell back to CPU"):
+        _assert_on({"kept": [torch.zeros(2)]}, "cuda")
+    with pytest.raises(AssertionError, match="no tensor"):
+        _assert_on({"kept": 1.0}, "cpu")
