@@ -69,10 +69,10 @@ def time_cells(name: str, preset: str, cells: int, device: str) -> None:
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)
         print(f"  {name} {preset} cell {index} on {device}: {seconds[-1]:.2f} s  {cell.to_dict()}")
-    mean = sum(seconds) / max(1, len(seconds))
+    total = sum(seconds) / max(1, len(seconds)) * len(planned)
     print(
         f"time {name} --preset {preset} on {device}: {len(seconds)} of {len(planned)} cells timed, "
-        f"naive total {mean * len(planned) / 3600:.2f} h (mean timed cell x cells)"
+        f"naive total {total:.0f} s = {total / 3600:.2f} h (mean timed cell x cells)"
     )
 
 
