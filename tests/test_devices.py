@@ -21,8 +21,10 @@ from torch import Tensor
 from robustlab.attacks import fgsm, minimal_perturbation, pgd, robust_accuracy
 from robustlab.data.synthetic import sphere
 from robustlab.geometry import get_norm
-from robustlab.learners import adversarial_training, from_attack, sgd
+from robustlab.learners import GaussianInputs, adversarial_training, from_attack, neurotron, sgd
 from robustlab.models import PaperConvNet, TwoLayerNet
+from robustlab.models.single_filter import SingleFilterNet
+from robustlab.poisoning import RandomOracle
 
 DEVICES = [
     "cpu",
@@ -142,6 +144,25 @@ def test_learners_train_on_the_device(device: str) -> None:
         _assert_on(list(model.parameters()) + list(model.buffers()), device)
     for model, reference in zip(models, train("cpu"), strict=True):
         _close(list(model.parameters()), list(reference.parameters()))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kind", ["sign", "uniform"])
+def test_neurotron_with_label_noise_runs_on_the_device(device: str, kind: str) -> None:
+    """Inputs and label noise drawn from a CPU generator; the filter learned on the device."""
+
+    def learn(where: str) -> Any:
+        net = SingleFilterNet.relu_gate(torch.zeros(3, 5)).to(where)
+        w_star = torch.randn(5, generator=torch.Generator().manual_seed(7)).to(where)
+        oracle = RandomOracle(net, w_star, theta=0.1, beta=0.5, kind=kind)  # type: ignore[arg-type]
+        return neurotron(
+            net, oracle, eta=0.1, steps=20, M=torch.eye(5).to(where), batch_size=4,
+            sampler=GaussianInputs(5), generator=torch.Generator().manual_seed(8),
+        )  # fmt: skip
+
+    result = learn(device)
+    _assert_on([result.w, result.distance], device)
+    _close([result.w, result.distance], [learn("cpu").w, learn("cpu").distance])
 
 
 def test_the_device_check_catches_a_cpu_fallback() -> None:

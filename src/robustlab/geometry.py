@@ -149,7 +149,7 @@ class L2:
         sample_dims: int = 1,
     ) -> Tensor:
         """A uniform draw in each sample's l2 ball (direction uniform, radius r U^{1/d})."""
-        at = _draw_device(generator, radius)
+        at = draw_device(generator, radius)
         g = torch.randn(shape, generator=generator, dtype=dtype, device=at).to(radius.device)
         direction = self.normalize(g, sample_dims)
         dim = int(torch.tensor(shape[-sample_dims:]).prod())
@@ -183,12 +183,12 @@ class Linf:
         sample_dims: int = 1,
     ) -> Tensor:
         """A uniform draw in each sample's linf ball."""
-        at = _draw_device(generator, radius)
+        at = draw_device(generator, radius)
         u = torch.rand(shape, generator=generator, dtype=dtype, device=at).to(radius.device) * 2 - 1
         return u * _per_sample(radius, u, sample_dims)
 
 
-def _draw_device(generator: torch.Generator | None, like: Tensor) -> torch.device:
+def draw_device(generator: torch.Generator | None, like: Tensor) -> torch.device:
     """Where a random start is drawn: on the generator's device (a seeded CPU generator gives the
     same start on every device), else on ``like``'s; the draw is then moved to ``like``'s."""
     return generator.device if generator is not None else like.device

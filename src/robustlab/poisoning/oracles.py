@@ -25,6 +25,7 @@ from typing import Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from robustlab.geometry import draw_device
 from robustlab.models.single_filter import SingleFilterNet
 
 RANDOM_KINDS = ("sign", "uniform", "alternating")
@@ -122,7 +123,8 @@ class _BoundedOracle:
         """Bernoulli(beta) mask of attacked samples, (E, N) in x's dtype."""
         if beta >= 1.0:
             return torch.ones(shape, dtype=x.dtype, device=x.device)
-        draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=x.device)
+        at = draw_device(generator, x)
+        draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=at).to(x.device)
         return (draw < beta).to(x.dtype)
 
     def _batch_shape(self, x: Tensor) -> tuple[int, int]:
@@ -160,10 +162,12 @@ class RandomOracle(_BoundedOracle):
         shape = self._batch_shape(x)
         mask = self._attacked(shape, self.beta, generator, x)
         if self.kind == "sign":
-            signs = torch.randint(0, 2, shape, generator=generator, device=x.device) * 2 - 1
+            at = draw_device(generator, x)
+            signs = torch.randint(0, 2, shape, generator=generator, device=at).to(x.device) * 2 - 1
             noise = signs.to(x.dtype) * self.theta
         elif self.kind == "uniform":
-            draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=x.device)
+            at = draw_device(generator, x)
+            draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=at).to(x.device)
             noise = (2 * draw - 1) * self.theta
         else:
             position = torch.arange(shape[1], device=x.device)
