@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import torch
@@ -125,19 +125,31 @@ def test_attacks_stay_on_the_device(device: str) -> None:
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_learners_train_on_the_device(device: str) -> None:
-    def train(where: str) -> tuple[TwoLayerNet, TwoLayerNet]:
-        net, X, y = _setup(where)
-        plain, trace = sgd(
-            net, X, y, lr=0.5, batch_size=8, epochs=2, lazy_radius=2.0,
-            generator=torch.Generator().manual_seed(5), shared_order=False,
+    """sgd unconstrained, stopped at the lazy ball (members stop at different steps) and
+    projected onto it, and adversarial training with PGD inside."""
+
+    def train(where: str) -> list[TwoLayerNet]:
+        models = []
+        modes: tuple[tuple[float | None, Literal["stop", "project"]], ...] = (
+            (None, "stop"), (0.05, "stop"), (0.05, "project"),
         )  # fmt: skip
-        assert torch.isfinite(trace.loss).all()
+        for radius, mode in modes:
+            net, X, y = _setup(where)
+            trained, trace = sgd(
+                net, X, y, lr=0.5, batch_size=8, epochs=3, lazy_radius=radius, lazy_mode=mode,
+                generator=torch.Generator().manual_seed(5), shared_order=False,
+            )  # fmt: skip
+            assert torch.isfinite(trace.loss).all()
+            _assert_on([trace.loss, trace.updates, trace.stopped], where)
+            if radius is not None and mode == "stop":  # masked steps: members froze apart
+                assert trace.stopped.all() and trace.updates.tolist() == [4, 5], trace.updates
+            models.append(trained)
         net, X, y = _setup(where)
         robust, _ = adversarial_training(
             net, X, y, attack=from_attack(partial(pgd, eps=0.1, steps=3)), lr=0.5,
             epochs=2, batch_size=8, generator=torch.Generator().manual_seed(6),
         )  # fmt: skip
-        return plain, robust
+        return [*models, robust]
 
     models = train(device)
     for model in models:

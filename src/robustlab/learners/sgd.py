@@ -171,8 +171,8 @@ def train_loop(
     logger.debug("sgd: E=%d, n=%d, closed form=%s, params=%s", E, n, closed_form, names)
 
     recorder = _Recorder(net, X, y, loss, eval_data, record_iterates, E, diagnostics)
-    active = torch.ones(E, dtype=torch.bool)
-    updates = torch.zeros(E, dtype=torch.int64)
+    active = torch.ones(E, dtype=torch.bool, device=X.device)
+    updates = torch.zeros(E, dtype=torch.int64, device=X.device)
     step = 0
     rate = lr * (lr_factor(0) if lr_factor else 1.0)
     recorder.record(step, rate)
@@ -196,7 +196,9 @@ def train_loop(
             updates += active.to(torch.int64)
             recorder.add_batch_loss(batch_loss)
             step += 1
-            done = step >= total_steps or not bool(active.any())
+            # Only the lazy stop mode clears `active`: no host sync per step otherwise.
+            stopping = lazy_radius is not None and lazy_mode == "stop"
+            done = step >= total_steps or (stopping and not bool(active.any()))
             if record_every is not None and step % record_every == 0:
                 recorder.record(step, rate)
             if done:
@@ -366,6 +368,7 @@ def _apply(
     ensemble: int,
 ) -> None:
     """One step on every active member; updates `active` in place in the lazy stop mode."""
+    masked = False  # `active` is all True unless the lazy stop mode cleared some members
     candidates = []
     for p, g in zip(params, grads, strict=True):
         step = g + weight_decay * p if weight_decay else g
@@ -377,7 +380,8 @@ def _apply(
         else:
             distance = (candidates[index] - model.W0).norm(dim=2).amax(dim=1)
             active &= distance <= lazy_radius
-    if bool(active.all()):
+            masked = True
+    if not masked or bool(active.all()):
         for p, new in zip(params, candidates, strict=True):
             p.copy_(new)
         return
