@@ -428,7 +428,8 @@ class _Recorder:
                 "iterates",
             )
         }
-        self.batch_sum = torch.zeros(ensemble, dtype=torch.float64)
+        self.device = X.device  # every record stays on the training device
+        self.batch_sum = torch.zeros(ensemble, dtype=torch.float64, device=self.device)
         self.batch_count = 0
         self.last_step = -1
 
@@ -442,15 +443,13 @@ class _Recorder:
         if self.diagnostics:
             train_loss, train_acc = evaluate(model, self.X, self.y, loss=self.loss)
         else:
-            train_loss = train_acc = torch.full((self.ensemble,), math.nan)
-        rows["step"].append(torch.tensor(step))
-        rows["lr"].append(torch.tensor(lr, dtype=torch.float64))
+            train_loss = train_acc = self._nan()
+        rows["step"].append(torch.tensor(step, device=self.device))
+        rows["lr"].append(torch.tensor(lr, dtype=torch.float64, device=self.device))
         rows["loss"].append(train_loss)
         rows["accuracy"].append(train_acc)
         mean_batch = (
-            self.batch_sum / self.batch_count
-            if self.batch_count
-            else torch.full((self.ensemble,), math.nan, dtype=torch.float64)
+            self.batch_sum / self.batch_count if self.batch_count else self._nan(torch.float64)
         )
         rows["batch_loss"].append(mean_batch)
         self.batch_sum = torch.zeros_like(self.batch_sum)
@@ -470,7 +469,7 @@ class _Recorder:
         if isinstance(self.model, TwoLayerNet):
             return self.model.distance_from_init()
         if self.ensemble != 1:
-            return torch.full((self.ensemble,), math.nan)
+            return self._nan()
         now = [p.detach() for p in self.model.parameters() if p.requires_grad]
         squares = torch.stack(
             [((a - b) ** 2).sum() for a, b in zip(now, self.initial, strict=True)]
@@ -479,13 +478,17 @@ class _Recorder:
 
     def _sign_changes(self) -> Tensor:
         if not self.diagnostics or not isinstance(self.model, TwoLayerNet):
-            return torch.full((self.ensemble,), math.nan)
+            return self._nan()
         n = self.X.shape[0]
-        total = torch.zeros(self.ensemble, dtype=torch.float64)
+        total = torch.zeros(self.ensemble, dtype=torch.float64, device=self.device)
         for start in range(0, n, EVAL_CHUNK):
             changed = self.model.sign_changes(self.X[start : start + EVAL_CHUNK])
             total += changed.sum(dim=1).to(torch.float64)
         return total / (n * self.model.width)
+
+    def _nan(self, dtype: torch.dtype | None = None) -> Tensor:
+        """(E,) NaN on the training device: a record this model or run does not have."""
+        return torch.full((self.ensemble,), math.nan, dtype=dtype, device=self.device)
 
     def trace(self, updates: Tensor, stopped: Tensor) -> TrainingTrace:
         rows = self.rows
