@@ -18,7 +18,13 @@ import pytest
 import torch
 from torch import Tensor
 
-from robustlab.attacks import fgsm, minimal_perturbation, pgd, robust_accuracy
+from robustlab.attacks import (
+    fgsm,
+    minimal_perturbation,
+    pgd,
+    robust_accuracy,
+    universal_perturbation,
+)
 from robustlab.data.synthetic import sphere
 from robustlab.geometry import get_norm
 from robustlab.learners import GaussianInputs, adversarial_training, from_attack, neurotron, sgd
@@ -112,6 +118,8 @@ def test_attacks_stay_on_the_device(device: str) -> None:
             minimal_perturbation(net, X),
             minimal_perturbation(net, X, y, method="pgd", max_eps=2.0, iterations=3),
             robust_accuracy(fgsm, net, X, y, [0.0, 0.1, 0.5]),
+            universal_perturbation(net, X, y),
+            universal_perturbation(net, X, y, fraction=0.5, max_eta=5.0),
         ]
 
     results = attacks(device)
@@ -121,7 +129,7 @@ def test_attacks_stay_on_the_device(device: str) -> None:
         # pgd without a generator (1, and inside 4) starts from a generator on the device: its
         # draws differ from the CPU's, so only the others are compared.
         reference = attacks("cpu")
-        for index in (0, 2, 3, 5):
+        for index in (0, 2, 3, 5, 6, 7):
             _close(results[index], reference[index])
 
 
