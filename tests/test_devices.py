@@ -20,6 +20,7 @@ from torch import Tensor
 
 from robustlab.attacks import (
     fgsm,
+    grid_search,
     minimal_perturbation,
     pgd,
     robust_accuracy,
@@ -131,6 +132,19 @@ def test_attacks_stay_on_the_device(device: str) -> None:
         reference = attacks("cpu")
         for index in (0, 2, 3, 5, 6, 7):
             _close(results[index], reference[index])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_grid_search_stays_on_the_device(device: str) -> None:
+    """Paper 004's grid search around a 3-class logit vector (identity model), on the device."""
+
+    def search(where: str) -> Any:
+        x = torch.tensor([0.3, 0.1, -0.2], dtype=torch.float64).to(where)
+        return grid_search("ce", x, 0, box=(-0.5, 0.5), radius=0.6, points_per_axis=9)
+
+    result = search(device)
+    _assert_on(result, device)
+    _close(result, search("cpu"))
 
 
 @pytest.mark.parametrize("device", DEVICES)
