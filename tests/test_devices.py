@@ -28,10 +28,17 @@ from robustlab.attacks import (
 )
 from robustlab.data.synthetic import sphere
 from robustlab.geometry import get_norm
-from robustlab.learners import GaussianInputs, adversarial_training, from_attack, neurotron, sgd
+from robustlab.learners import (
+    GaussianInputs,
+    adversarial_training,
+    from_attack,
+    neurotron,
+    projected_sgd,
+    sgd,
+)
 from robustlab.models import PaperConvNet, TwoLayerNet
 from robustlab.models.single_filter import SingleFilterNet
-from robustlab.poisoning import RandomOracle
+from robustlab.poisoning import PoisonedGradientOracle, RandomOracle, label_flip
 
 DEVICES = [
     "cpu",
@@ -199,6 +206,31 @@ def test_neurotron_with_label_noise_runs_on_the_device(device: str, kind: str) -
     result = learn(device)
     _assert_on([result.w, result.distance], device)
     _close([result.w, result.distance], [learn("cpu").w, learn("cpu").distance])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_poisoning_stays_on_the_device(device: str) -> None:
+    """Label flips and a random-direction poisoned gradient oracle (CPU generator) on the device."""
+
+    def poison(where: str) -> list[Any]:
+        signs = (torch.arange(20) % 2 * 2 - 1).to(torch.float32).to(where)
+        classes = (torch.arange(20) % 3).to(where)
+        c = torch.tensor([0.5, -0.5, 0.25, 0.0]).to(where)
+        oracle = PoisonedGradientOracle(
+            lambda w: 2 * (w - c), budget=0.1, generator=torch.Generator().manual_seed(9)
+        )
+        w_bar, _ = projected_sgd(oracle, eta=0.1, T=10, w0=torch.zeros(2, 4).to(where), D=1.0)
+        return [
+            label_flip(signs, 0.3, seed=1),
+            label_flip(classes, 0.3, num_classes=3, seed=2),
+            [w_bar, oracle.total],
+        ]
+
+    results = poison(device)
+    for result in results:
+        _assert_on(result, device)
+    for result, reference in zip(results, poison("cpu"), strict=True):
+        _close(result, reference)
 
 
 def test_the_device_check_catches_a_cpu_fallback() -> None:

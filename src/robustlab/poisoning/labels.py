@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from robustlab.geometry import draw_device
+
 
 @dataclass(frozen=True)
 class LabelFlipResult:
@@ -57,7 +59,8 @@ def label_flip(
     if y.ndim != 1:
         raise ValueError(f"y must be (n,), got shape {tuple(y.shape)}")
     gen = resolve_generator(generator, seed)
-    flipped = torch.rand(y.shape, generator=gen, dtype=torch.float64) < beta
+    draw = torch.rand(y.shape, generator=gen, dtype=torch.float64, device=draw_device(gen, y))
+    flipped = (draw < beta).to(y.device)
     signed = bool(((y == 1) | (y == -1)).all())
     if num_classes is None or (num_classes == 2 and signed and y.numel() > 0):
         if not signed:
