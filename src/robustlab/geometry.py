@@ -173,10 +173,12 @@ class L2:
         sample_dims: int = 1,
     ) -> Tensor:
         """A uniform draw in each sample's l2 ball (direction uniform, radius r U^{1/d})."""
-        g = torch.randn(shape, generator=generator, dtype=dtype)
+        at = draw_device(generator, radius)
+        g = torch.randn(shape, generator=generator, dtype=dtype, device=at).to(radius.device)
         direction = self.normalize(g, sample_dims)
         dim = int(torch.tensor(shape[-sample_dims:]).prod())
-        u = torch.rand(shape[:-sample_dims], generator=generator, dtype=dtype) ** (1.0 / dim)
+        u = torch.rand(shape[:-sample_dims], generator=generator, dtype=dtype, device=at)
+        u = u.to(radius.device) ** (1.0 / dim)
         scale = (u * radius.to(dtype)).reshape(*shape[:-sample_dims], *([1] * sample_dims))
         return direction * scale
 
@@ -206,8 +208,15 @@ class Linf:
         sample_dims: int = 1,
     ) -> Tensor:
         """A uniform draw in each sample's linf ball."""
-        u = torch.rand(shape, generator=generator, dtype=dtype) * 2 - 1
+        at = draw_device(generator, radius)
+        u = torch.rand(shape, generator=generator, dtype=dtype, device=at).to(radius.device) * 2 - 1
         return u * _per_sample(radius, u, sample_dims)
+
+
+def draw_device(generator: torch.Generator | None, like: Tensor) -> torch.device:
+    """Where a random start is drawn: on the generator's device (a seeded CPU generator gives the
+    same start on every device), else on ``like``'s; the draw is then moved to ``like``'s."""
+    return generator.device if generator is not None else like.device
 
 
 NORMS: dict[str, L2 | Linf] = {"l2": L2(), "linf": Linf()}

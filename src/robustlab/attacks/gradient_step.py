@@ -144,8 +144,13 @@ def _exact_taus(
             taus.append(first_sign_change(profile, sign.to(torch.float64)))
             sizes.append(terms.abs().sum(dim=-1).to(torch.float64))
     if not fs:
-        empty = torch.zeros(E, 0, dtype=torch.float64)
-        return torch.zeros(E, 0, dtype=xe.dtype), torch.zeros_like(xe), empty, empty
+        empty = torch.zeros(E, 0, dtype=torch.float64, device=xe.device)
+        return (
+            torch.zeros(E, 0, dtype=xe.dtype, device=xe.device),
+            torch.zeros_like(xe),
+            empty,
+            empty,
+        )
     return torch.cat(fs, 1), torch.cat(grads, 1), torch.cat(taus, 1), torch.cat(sizes, 1)
 
 

@@ -85,13 +85,13 @@ def grid_search(
     d = x.shape[0]
     total = points_per_axis**d
     k_max = max(ks)
-    axis = torch.linspace(low, high, points_per_axis, dtype=dtype)
+    axis = torch.linspace(low, high, points_per_axis, dtype=dtype, device=x.device)
     base = x.to(dtype)
 
     probe = net(base.unsqueeze(0))
     one_logit = probe.ndim == 1 or (probe.ndim == 2 and probe.shape[1] == 1)
     outputs_2d = probe.reshape(1, 1) if one_logit else probe.reshape(1, 1, -1)
-    label = check_labels(torch.as_tensor([y]).reshape(1), outputs_2d, 1)
+    label = check_labels(torch.as_tensor([y]).reshape(1).to(x.device), outputs_2d, 1)
 
     # The last r axes form a sub-grid of at most chunk_size points, sorted by squared norm once:
     # for fixed leading coordinates the points inside the ball are then a prefix of it.
@@ -104,9 +104,9 @@ def grid_search(
     tail = tail[order]
     lead_dims = d - r
     lead_powers = [points_per_axis ** (lead_dims - 1 - j) for j in range(lead_dims)]
-    best_loss = torch.empty(0, dtype=dtype)
-    best_delta = torch.empty(0, d, dtype=dtype)
-    best_flip = torch.empty(0, dtype=torch.bool)
+    best_loss = torch.empty(0, dtype=dtype, device=x.device)
+    best_delta = torch.empty(0, d, dtype=dtype, device=x.device)
+    best_flip = torch.empty(0, dtype=torch.bool, device=x.device)
     threshold = -math.inf
     in_ball = 0
     limit = radius * radius * (1 + 1e-12)
@@ -115,7 +115,11 @@ def grid_search(
         digits = [(lead_index // pw) % points_per_axis for pw in lead_powers]
         lead = axis[digits] if digits else axis[:0]
         room = limit - float((lead * lead).sum())
-        count = int(torch.searchsorted(tail_sq, torch.tensor(room, dtype=dtype), right=True))
+        count = int(
+            torch.searchsorted(
+                tail_sq, torch.tensor(room, dtype=dtype, device=x.device), right=True
+            )
+        )
         if count == 0:
             continue
         in_ball += count

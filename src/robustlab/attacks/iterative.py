@@ -217,8 +217,8 @@ def _run(
         "margin": clean_margin.repeat(1, B),
         "success": (clean_margin <= 0).repeat(1, B),
     }
-    if generator is None:
-        generator = torch.Generator(device=xe.device).manual_seed(0)
+    if generator is None:  # drawn on the CPU and moved: the same start on every device
+        generator = torch.Generator().manual_seed(0)
 
     def lift(t: Tensor) -> Tensor:
         return t.reshape(*t.shape, *([1] * sample_dims))
@@ -333,7 +333,8 @@ def pgd(
     the margin. x: (n, *shape), or (E, n, d) for an ensemble; y: (n,) in {-1, +1} for one-logit
     models, 0..K-1 otherwise. eps: a `Budget` (float, list of B floats, per-sample tensor...).
     Step size: `step_size` if given, else step_ratio * eps / steps, times `schedule(step,
-    steps)`. Random start uniform in the ball (from `generator`, default seeded with 0);
+    steps)`. Random start uniform in the ball (from `generator`, default a CPU
+    one seeded with 0, the same on every device);
     `restarts` re-attack the points not yet fooled. `box` = (low, high) clips every iterate.
     `target` (n,): targeted attack, success where the target class is predicted (module
     docstring). `step="raw"`: paper 004 Algorithm 1's unnormalized steps delta += step_size *

@@ -89,7 +89,7 @@ def robust_accuracy(
         count += int(yb.shape[0])
     assert fooled is not None and correct is not None
     return RobustnessCurve(
-        budgets=values,
+        budgets=values.to(x.device),
         accuracy=1.0 - fooled.to(torch.float64) / count,
         clean_accuracy=correct.to(torch.float64) / count,
     )
@@ -109,7 +109,7 @@ def quantiles(values: Tensor, levels: Sequence[float]) -> Tensor:
     if n == 0:
         raise ValueError("no values to take quantiles of")
     ordered = torch.sort(values, dim=-1).values
-    index = (torch.ceil(lv * n).long() - 1).clamp(0, n - 1)
+    index = (torch.ceil(lv * n).long() - 1).clamp(0, n - 1).to(ordered.device)
     return ordered.index_select(-1, index).movedim(-1, 0)
 
 
@@ -156,8 +156,8 @@ def minimal_perturbation(
         run = attack or functools.partial(pgd, norm=norm, steps=50, early_stop=True)
         correct = clean_margin(model, x, y) > 0
         shape = correct.shape
-        hi = torch.full(shape, float(max_eps), dtype=torch.float64)
-        lo = torch.zeros(shape, dtype=torch.float64)
+        hi = torch.full(shape, float(max_eps), dtype=torch.float64, device=x.device)
+        lo = torch.zeros(shape, dtype=torch.float64, device=x.device)
 
         def fooled(eps: Tensor) -> Tensor:
             budget = eps.unsqueeze(0) if eps.ndim == 2 else eps.reshape(1, -1)
@@ -178,7 +178,7 @@ def minimal_perturbation(
         raise ValueError(
             f"unknown method {method!r}; allowed: gradient_step, pgd, exact, certified"
         )
-    levels_t = torch.as_tensor(levels, dtype=torch.float64)
+    levels_t = torch.as_tensor(levels, dtype=torch.float64, device=x.device)
     return MinimalPerturbation(
         norms=norms,
         levels=levels_t,

@@ -120,7 +120,7 @@ def _scanned(
         return result
 
     bound = bound.to(torch.float64)
-    clean = flipped(torch.zeros(E, n, 1, dtype=torch.float64)).squeeze(-1)
+    clean = flipped(torch.zeros(E, n, 1, dtype=torch.float64, device=xe.device)).squeeze(-1)
     found, lo, hi = scan_first(enough, bound, scan_points=scan_points, block=max(1, block // n))
     eta = torch.where(found, bisect(enough, lo, hi, found, rtol), torch.inf)
     eta = torch.where(clean.sum(dim=1) >= needed, 0.0, eta)
@@ -188,7 +188,7 @@ def universal_perturbation(
             linear = torch.where((rate > 0) & (margin > 0), margin / rate, 0.0)
             bound = 100.0 * linear.amax(dim=1)
         else:
-            bound = torch.full((E,), float(max_eta), dtype=xe.dtype)
+            bound = torch.full((E,), float(max_eta), dtype=xe.dtype, device=xe.device)
         eta, thresholds = _scanned(
             objective, xe, labels, direction, needed, bound, scan_points=scan_points, rtol=rtol
         )

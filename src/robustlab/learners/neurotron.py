@@ -211,7 +211,8 @@ def _run(
     distances = [(w - w_star).norm(dim=-1)]
     with torch.no_grad():
         for t in range(1, steps + 1):
-            x = sampler(E * batch_size, generator).to(dtype).view(E, batch_size, model.dim)
+            x = sampler(E * batch_size, generator).to(w.device, dtype)  # drawn on the CPU
+            x = x.view(E, batch_size, model.dim)
             answer = oracle.labels(x, w, generator)
             residual = answer.y.to(dtype) - model.output(x, w)
             w = w + eta * direction(model, x, residual, w)

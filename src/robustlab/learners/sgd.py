@@ -195,8 +195,8 @@ def train_loop(
     logger.debug("sgd: E=%d, n=%d, closed form=%s, params=%s", E, n, closed_form, names)
 
     recorder = _Recorder(net, X, y, loss, eval_data, record_iterates, E, diagnostics)
-    active = torch.ones(E, dtype=torch.bool)
-    updates = torch.zeros(E, dtype=torch.int64)
+    active = torch.ones(E, dtype=torch.bool, device=X.device)
+    updates = torch.zeros(E, dtype=torch.int64, device=X.device)
     step = 0
     rate = lr * (lr_factor(0) if lr_factor else 1.0)
     recorder.record(step, rate)
@@ -207,7 +207,9 @@ def train_loop(
             break
         rate = lr * (lr_factor(epoch) if lr_factor else 1.0)
         # One order per member needs members; a plain module (E = 1) takes the (n,) order.
-        order = _epoch_order(n, E, generator, shared_order or not ensemble_model)
+        order = _epoch_order(n, E, generator, shared_order or not ensemble_model).to(
+            X.device
+        )  # one copy per epoch
         source = X
         if perturb is not None and perturb_every == "epoch":
             source = _perturbed(perturb, net, X, y, params)
@@ -222,7 +224,9 @@ def train_loop(
             updates += active.to(torch.int64)
             recorder.add_batch_loss(batch_loss)
             step += 1
-            done = step >= total_steps or not bool(active.any())
+            # Only the lazy stop mode clears `active`: no host sync per step otherwise.
+            stopping = lazy_radius is not None and lazy_mode == "stop"
+            done = step >= total_steps or (stopping and not bool(active.any()))
             if record_every is not None and step % record_every == 0:
                 recorder.record(step, rate)
             if done:
@@ -331,7 +335,7 @@ def _gather(source: Tensor, idx: Tensor, ensemble: int, data_ndim: int) -> Tenso
         return source[idx]
     if idx.ndim == 1:
         return source[:, idx]
-    return source[torch.arange(ensemble).unsqueeze(1), idx]
+    return source[torch.arange(ensemble, device=idx.device).unsqueeze(1), idx]
 
 
 def _perturbed(
@@ -429,6 +433,7 @@ def _apply(
     ensemble: int,
 ) -> None:
     """One step on every active member; updates `active` in place in the lazy stop mode."""
+    masked = False  # `active` is all True unless the lazy stop mode cleared some members
     candidates = []
     for p, g in zip(params, grads, strict=True):
         step = g + weight_decay * p if weight_decay else g
@@ -440,7 +445,8 @@ def _apply(
         else:
             distance = (candidates[index] - model.W0).norm(dim=2).amax(dim=1)
             active &= distance <= lazy_radius
-    if bool(active.all()):
+            masked = True
+    if not masked or bool(active.all()):
         for p, new in zip(params, candidates, strict=True):
             p.copy_(new)
         return
@@ -487,7 +493,8 @@ class _Recorder:
                 "iterates",
             )
         }
-        self.batch_sum = torch.zeros(ensemble, dtype=torch.float64)
+        self.device = X.device  # every record stays on the training device
+        self.batch_sum = torch.zeros(ensemble, dtype=torch.float64, device=self.device)
         self.batch_count = 0
         self.last_step = -1
 
@@ -501,15 +508,13 @@ class _Recorder:
         if self.diagnostics:
             train_loss, train_acc = evaluate(model, self.X, self.y, loss=self.loss)
         else:
-            train_loss = train_acc = torch.full((self.ensemble,), math.nan)
-        rows["step"].append(torch.tensor(step))
-        rows["lr"].append(torch.tensor(lr, dtype=torch.float64))
+            train_loss = train_acc = self._nan()
+        rows["step"].append(torch.tensor(step, device=self.device))
+        rows["lr"].append(torch.tensor(lr, dtype=torch.float64, device=self.device))
         rows["loss"].append(train_loss)
         rows["accuracy"].append(train_acc)
         mean_batch = (
-            self.batch_sum / self.batch_count
-            if self.batch_count
-            else torch.full((self.ensemble,), math.nan, dtype=torch.float64)
+            self.batch_sum / self.batch_count if self.batch_count else self._nan(torch.float64)
         )
         rows["batch_loss"].append(mean_batch)
         self.batch_sum = torch.zeros_like(self.batch_sum)
@@ -529,7 +534,7 @@ class _Recorder:
         if isinstance(self.model, TwoLayerNet):
             return self.model.distance_from_init()
         if self.ensemble != 1:
-            return torch.full((self.ensemble,), math.nan)
+            return self._nan()
         now = [p.detach() for p in self.model.parameters() if p.requires_grad]
         squares = torch.stack(
             [((a - b) ** 2).sum() for a, b in zip(now, self.initial, strict=True)]
@@ -538,13 +543,17 @@ class _Recorder:
 
     def _sign_changes(self) -> Tensor:
         if not self.diagnostics or not isinstance(self.model, TwoLayerNet):
-            return torch.full((self.ensemble,), math.nan)
+            return self._nan()
         n = self.X.shape[0]
-        total = torch.zeros(self.ensemble, dtype=torch.float64)
+        total = torch.zeros(self.ensemble, dtype=torch.float64, device=self.device)
         for start in range(0, n, EVAL_CHUNK):
             changed = self.model.sign_changes(self.X[start : start + EVAL_CHUNK])
             total += changed.sum(dim=1).to(torch.float64)
         return total / (n * self.model.width)
+
+    def _nan(self, dtype: torch.dtype | None = None) -> Tensor:
+        """(E,) NaN on the training device: a record this model or run does not have."""
+        return torch.full((self.ensemble,), math.nan, dtype=dtype, device=self.device)
 
     def trace(self, updates: Tensor, stopped: Tensor) -> TrainingTrace:
         rows = self.rows

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from robustlab import _checks
+from robustlab.geometry import draw_device
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def label_flip(
     if y.ndim != 1:
         raise ValueError(f"y must be (n,), got shape {tuple(y.shape)}")
     gen = resolve_generator(generator, seed)
-    flipped = torch.rand(y.shape, generator=gen, dtype=torch.float64) < beta
+    draw = torch.rand(y.shape, generator=gen, dtype=torch.float64, device=draw_device(gen, y))
+    flipped = (draw < beta).to(y.device)
     signed = bool(((y == 1) | (y == -1)).all())
     if num_classes is None or (num_classes == 2 and signed and y.numel() > 0):
         if not signed:

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 from robustlab import _checks
+from robustlab.geometry import draw_device
 from robustlab.models.single_filter import SingleFilterNet
 
 RANDOM_KINDS = ("sign", "uniform", "alternating")
@@ -189,7 +190,8 @@ class _BoundedOracle:
             return torch.ones(shape, dtype=x.dtype, device=x.device)
         if bool((beta <= 0.0).all()):
             return torch.zeros(shape, dtype=x.dtype, device=x.device)
-        draw = torch.rand(shape, generator=generator, dtype=x.dtype).to(x.device)
+        at = draw_device(generator, x)
+        draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=at).to(x.device)
         return (draw < beta.to(dtype=x.dtype, device=x.device).unsqueeze(1)).to(x.dtype)
 
     def _batch_shape(self, x: Tensor) -> tuple[int, int]:
@@ -231,10 +233,12 @@ class RandomOracle(_BoundedOracle):
         if not bool(mask.any()):
             return self._finish(x, torch.zeros_like(mask), mask)
         if self.kind == "sign":
-            signs = torch.randint(0, 2, shape, generator=generator) * 2 - 1
+            at = draw_device(generator, x)
+            signs = torch.randint(0, 2, shape, generator=generator, device=at) * 2 - 1
             pattern = signs.to(dtype=x.dtype, device=x.device)
         elif self.kind == "uniform":
-            draw = torch.rand(shape, generator=generator, dtype=x.dtype).to(x.device)
+            at = draw_device(generator, x)
+            draw = torch.rand(shape, generator=generator, dtype=x.dtype, device=at).to(x.device)
             pattern = 2 * draw - 1
         else:
             position = torch.arange(shape[1], device=x.device)

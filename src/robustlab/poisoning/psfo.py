@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from robustlab import _checks
+from robustlab.geometry import draw_device
 
 STRATEGIES = ("none", "random", "target", "adversarial")
 
@@ -120,7 +121,9 @@ class PoisonedGradientOracle:
         if self.strategy == "none":
             return torch.zeros_like(w)
         if self.strategy == "random":
-            return _unit(torch.randn(w.shape, generator=self.generator, dtype=w.dtype))
+            at = draw_device(self.generator, w)
+            draw = torch.randn(w.shape, generator=self.generator, dtype=w.dtype, device=at)
+            return _unit(draw.to(w.device))
         if self.strategy == "target":
             assert self.target is not None
             return _unit(w - self.target.to(w.dtype))
@@ -137,9 +140,9 @@ class PoisonedGradientOracle:
                 f"gradient(w) must be shaped like w {tuple(w.shape)}, got {tuple(g.shape)}"
             )
         lead = w.shape[:-1]
-        if self.total.shape != lead:
-            self.total = torch.zeros(lead, dtype=torch.float64)
-        norm = torch.full(lead, self.radius(self.calls), dtype=torch.float64)
+        if self.total.shape != lead or self.total.device != w.device:
+            self.total = torch.zeros(lead, dtype=torch.float64, device=w.device)
+        norm = torch.full(lead, self.radius(self.calls), dtype=torch.float64, device=w.device)
         if self.total_budget is not None:
             norm = torch.minimum(norm, (self.total_budget - self.total).clamp_min(0.0))
         direction = self.perturbation(w, g)

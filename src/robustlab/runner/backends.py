@@ -60,6 +60,7 @@ experiment) are bit-identical.
 
 BackendName = Literal["local", "process", "ray"]
 BACKENDS: tuple[str, ...] = ("local", "process", "ray")
+RAY_TASK_RETRIES = 3  # reruns of a cell whose Ray worker or node died (not of its errors)
 
 
 class BackendError(RuntimeError):
@@ -395,7 +396,11 @@ class RayBackend:
         if ray is None:
             raise RuntimeError("use RayBackend as a context manager")
         gpus = 1 if self.device.startswith("cuda") else 0
-        remote = ray.remote(_ray_execute).options(num_cpus=1, num_gpus=gpus, max_retries=0)
+        # Cells are pure, so a task lost with its worker or node is rerun elsewhere; an
+        # exception raised by run_cell is not retried (retry_exceptions stays False).
+        remote = ray.remote(_ray_execute).options(
+            num_cpus=1, num_gpus=gpus, max_retries=RAY_TASK_RETRIES, retry_exceptions=False
+        )
         pending = {remote.remote(task): task for task in tasks}
         try:
             while pending:
