@@ -66,13 +66,13 @@ from robustlab.experiments.base import (
 from robustlab.learners import adversarial_training, from_attack
 from robustlab.models import TwoLayerNet
 from robustlab.plotting import margin_loss_figure, new_figure
-from robustlab.theory.fitting import Verdict, VerdictKind
-from robustlab.theory.table import (
+from robustlab.theory.claims import (
     paired_test,
-    rank_order_verdict,
+    paper_row_over_runs,
+    rank_order_over_runs,
     relative_error,
-    row_agreement_verdict,
 )
+from robustlab.theory.fitting import Verdict, VerdictKind
 
 PAPER = "004"
 FIGURE = "Table 1"
@@ -525,7 +525,7 @@ def _table_verdicts(wide: pd.DataFrame, trainings: list[str], attacks: list[str]
         runs = {a: rows[a].to_numpy(dtype=float) for a in columns}
         paper = {a: PAPER_TABLE1[training][a] for a in columns}
         verdicts.append(
-            row_agreement_verdict(
+            paper_row_over_runs(
                 f"Table 1 row '{training}': every robust error within "
                 f"{RELATIVE_TOLERANCE:.0%} of the paper's (relative error, floor {TABLE_FLOOR:g})",
                 runs,
@@ -535,7 +535,7 @@ def _table_verdicts(wide: pd.DataFrame, trainings: list[str], attacks: list[str]
             )
         )
         verdicts.append(
-            rank_order_verdict(
+            rank_order_over_runs(
                 f"Table 1 row '{training}': the attacks rank as in the paper (every pair the "
                 f"paper separates by >= {RANK_GAP:g}, paired over runs)",
                 runs,

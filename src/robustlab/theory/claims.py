@@ -15,7 +15,9 @@ numbers compared and a one-sentence reason), so an experiment's `summarize` is a
 - `within_factor`, `close_to`: one number against a reference (ratio within a factor; relative
   error with a floor, or the reference inside a measured interval);
 - `paper_table`, `rank_order`: agreement with a paper's table (cell by cell, relative error
-  with a floor; the order of the entries);
+  with a floor; the order of the entries); `paper_row_over_runs` and `rank_order_over_runs`
+  judge the same over repeated runs, a miss or a reversal counting only beyond the run-to-run
+  noise (`relative_error`, `paired_test` are their pieces);
 - `fact`: an exactly computed yes/no (a counterexample, a count);
 - `every`: a claim that holds when each of its parts does (per C, per d, ...).
 
@@ -59,8 +61,12 @@ __all__ = [
     "fraction",
     "inconclusive",
     "paired_difference",
+    "paired_test",
+    "paper_row_over_runs",
     "paper_table",
     "rank_order",
+    "rank_order_over_runs",
+    "relative_error",
     "trend",
     "two_sample_difference",
     "within_factor",
@@ -524,4 +530,141 @@ def every(
         hits if measured is None else measured,
         float(len(parts)) if predicted is None else predicted,
         reason,
+    )
+
+
+# ------------------------------------------------------------------ a paper's table over runs
+# "Within 0.05 absolute" passes every small table entry by construction (an all-zero table would
+# pass them). These do not: a row agrees only if every entry is within a *relative* tolerance,
+# with a floor below which differences are not resolved, and misses count only beyond the
+# run-to-run noise; the rank order of a row is compared only on the pairs the paper separates
+# clearly, each by a paired test over the runs (paper 004 Table 1).
+
+Runs = npt.NDArray[np.float64]
+
+
+def relative_error(measured: float, paper: float, *, floor: float) -> float:
+    """|measured - paper| / max(|paper|, floor): the relative error, floored for tiny entries.
+
+    Raises ValueError for floor <= 0.
+    """
+    require_positive("floor", floor)
+    return abs(measured - paper) / max(abs(paper), floor)
+
+
+def paired_test(diff: Runs) -> tuple[float, float, float]:
+    """Mean of paired differences and the one-sided t-test p-values for mean > 0 and mean < 0.
+
+    Constant differences (to 1e-12; including a single run) get p = 0 in the direction of
+    their sign and 1 otherwise: no spread, no doubt.
+    """
+    diff = np.asarray(diff, dtype=float)
+    mean = float(diff.mean()) if diff.size else math.nan
+    if diff.size < 2 or float(np.ptp(diff)) <= 1e-12 * max(1.0, abs(mean)):
+        return mean, (0.0 if mean > 0 else 1.0), (0.0 if mean < 0 else 1.0)
+    greater = float(stats.ttest_1samp(diff, 0.0, alternative="greater").pvalue)
+    less = float(stats.ttest_1samp(diff, 0.0, alternative="less").pvalue)
+    return mean, greater, less
+
+
+def paper_row_over_runs(
+    claim: str,
+    runs: Mapping[str, Runs],
+    paper: Mapping[str, float],
+    *,
+    floor: float,
+    tolerance: float,
+    spread: float = 2.0,
+) -> Verdict:
+    """Every entry's mean over the runs within `tolerance` relative error of the paper's.
+
+    consistent: every entry agrees; inconsistent: some entry misses by more than the tolerance
+    and its mean lies more than `spread` standard errors from the paper's value; inconclusive:
+    the entries that miss are within the run-to-run noise (or fewer than 2 runs). measured is
+    the largest relative error, predicted 0.
+    """
+    require_positive("tolerance", tolerance)
+    errors: dict[str, float] = {}
+    beyond_noise: list[str] = []
+    for name, value in paper.items():
+        values = np.asarray(runs[name], dtype=float)
+        mean = float(values.mean())
+        errors[name] = relative_error(mean, value, floor=floor)
+        if errors[name] > tolerance:
+            sem = (
+                float(values.std(ddof=1) / math.sqrt(values.size)) if values.size > 1 else math.inf
+            )
+            if abs(mean - value) > spread * sem:
+                beyond_noise.append(name)
+    worst = max(errors, key=errors.__getitem__)
+    missed = [name for name, error in errors.items() if error > tolerance]
+    kind: VerdictKind
+    if not missed:
+        kind = "consistent"
+        why = f"all {len(errors)} entries within {tolerance:.0%}"
+    elif beyond_noise:
+        kind = "inconsistent"
+        why = f"{len(missed)} of {len(errors)} entries off by more than {tolerance:.0%}, "
+        why += f"beyond {spread:g} standard errors: {', '.join(beyond_noise)}"
+    else:
+        kind = "inconclusive"
+        why = f"{len(missed)} of {len(errors)} entries off by more than {tolerance:.0%} "
+        why += f"({', '.join(missed)}), but within {spread:g} standard errors of the runs"
+    mean = float(np.mean(runs[worst]))
+    why += f"; worst {worst}: {mean:.4f} vs paper {paper[worst]:.4f} "
+    why += f"(relative error {errors[worst]:.2f}, floor {floor:g})"
+    return Verdict(claim=claim, verdict=kind, measured=errors[worst], predicted=0.0, reason=why)
+
+
+def rank_order_over_runs(
+    claim: str,
+    runs: Mapping[str, Runs],
+    paper: Mapping[str, float],
+    *,
+    gap: float,
+    level: float,
+) -> Verdict:
+    """The paper's order of every pair of entries it separates by at least `gap`.
+
+    `runs[name]` are paired (entry i of every array is the same run). For each such pair
+    (high, low) the paired differences high - low over the runs are tested: consistent when
+    every pair has mean > 0; inconsistent when some pair is reversed with one-sided p < `level`;
+    inconclusive otherwise (a tie or a reversal within the noise, or no pair separated by
+    `gap`). measured: the fraction of pairs in the paper's order, predicted 1.
+    """
+    require_positive("gap", gap)
+    names = list(paper)
+    pairs = [(high, low) for high in names for low in names if paper[high] - paper[low] >= gap]
+    if not pairs:
+        return Verdict(
+            claim=claim,
+            verdict="inconclusive",
+            measured=None,
+            predicted=1.0,
+            reason=f"the paper separates no pair of entries by {gap:g} or more",
+        )
+    ordered = 0
+    reversed_: list[str] = []
+    tied: list[str] = []
+    for high, low in pairs:
+        diff = np.asarray(runs[high], dtype=float) - np.asarray(runs[low], dtype=float)
+        mean, _, p_less = paired_test(diff)
+        if mean > 0:
+            ordered += 1
+        elif mean < 0 and p_less < level:
+            reversed_.append(f"{low} > {high} (p = {p_less:.2g})")
+        else:
+            tied.append(f"{high} vs {low}")
+    kind: VerdictKind
+    why = f"{ordered} of {len(pairs)} pairs the paper separates by >= {gap:g} in its order"
+    if ordered == len(pairs):
+        kind = "consistent"
+    elif reversed_:
+        kind = "inconsistent"
+        why += f"; reversed: {'; '.join(reversed_)}"
+    else:
+        kind = "inconclusive"
+        why += f"; tied or reversed within the noise: {'; '.join(tied)}"
+    return Verdict(
+        claim=claim, verdict=kind, measured=ordered / len(pairs), predicted=1.0, reason=why
     )

@@ -1,4 +1,4 @@
-"""robustlab.theory.table: relative error with a floor, row agreement, rank order."""
+"""robustlab.theory.claims over runs: relative error with a floor, row agreement, rank order."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from robustlab.theory.table import (
+from robustlab.theory.claims import (
     paired_test,
-    rank_order_verdict,
+    paper_row_over_runs,
+    rank_order_over_runs,
     relative_error,
-    row_agreement_verdict,
 )
 
 
@@ -52,9 +52,9 @@ def _runs(values: dict[str, float], noise: float = 0.0) -> dict[str, np.ndarray]
 
 
 def test_row_agreement_passes_the_paper_and_fails_zero_and_double() -> None:
-    ok = row_agreement_verdict("row", _runs(PAPER, 1e-4), PAPER, floor=0.01, tolerance=0.5)
+    ok = paper_row_over_runs("row", _runs(PAPER, 1e-4), PAPER, floor=0.01, tolerance=0.5)
     assert ok.verdict == "consistent"
-    zero = row_agreement_verdict(
+    zero = paper_row_over_runs(
         "row", _runs(dict.fromkeys(PAPER, 0.0), 1e-4), PAPER, floor=0.01, tolerance=0.5
     )
     assert (
@@ -64,7 +64,7 @@ def test_row_agreement_passes_the_paper_and_fails_zero_and_double() -> None:
     )
     double = {k: 2 * v for k, v in PAPER.items()}
     assert (
-        row_agreement_verdict("row", _runs(double, 1e-4), PAPER, floor=0.01, tolerance=0.5).verdict
+        paper_row_over_runs("row", _runs(double, 1e-4), PAPER, floor=0.01, tolerance=0.5).verdict
         == "inconsistent"
     )
 
@@ -72,21 +72,21 @@ def test_row_agreement_passes_the_paper_and_fails_zero_and_double() -> None:
 def test_row_agreement_is_inconclusive_within_the_noise() -> None:
     noisy = _runs(PAPER)
     noisy["a"] = 0.6 + 0.5 * np.array([-1.0, 1.0, -1.0, 1.0, -1.0, 1.0])  # sem 0.22 > 0.3 / 2
-    verdict = row_agreement_verdict("row", noisy, PAPER, floor=0.01, tolerance=0.5)
+    verdict = paper_row_over_runs("row", noisy, PAPER, floor=0.01, tolerance=0.5)
     assert verdict.verdict == "inconclusive"
 
 
 def test_rank_order_counts_only_separated_pairs() -> None:
-    verdict = rank_order_verdict("rank", _runs(PAPER, 1e-4), PAPER, gap=0.05, level=0.05)
+    verdict = rank_order_over_runs("rank", _runs(PAPER, 1e-4), PAPER, gap=0.05, level=0.05)
     assert verdict.verdict == "consistent" and "3 of 3" in verdict.reason
     swapped = _runs({"a": 0.1, "b": 0.3, "c": 0.003}, 1e-3)
-    assert rank_order_verdict("rank", swapped, PAPER, gap=0.05, level=0.05).verdict == (
+    assert rank_order_over_runs("rank", swapped, PAPER, gap=0.05, level=0.05).verdict == (
         "inconsistent"
     )
     ties = _runs(dict.fromkeys(PAPER, 0.1))
-    assert rank_order_verdict("rank", ties, PAPER, gap=0.05, level=0.05).verdict == "inconclusive"
-    loose = rank_order_verdict("rank", _runs(PAPER, 1e-4), PAPER, gap=0.25, level=0.05)
+    assert rank_order_over_runs("rank", ties, PAPER, gap=0.05, level=0.05).verdict == "inconclusive"
+    loose = rank_order_over_runs("rank", _runs(PAPER, 1e-4), PAPER, gap=0.25, level=0.05)
     assert "1 of 1" in loose.reason  # only a > c is separated by 0.25
     flat = {"a": 0.01, "b": 0.012}
-    none = rank_order_verdict("rank", _runs(flat), flat, gap=0.05, level=0.05)
+    none = rank_order_over_runs("rank", _runs(flat), flat, gap=0.05, level=0.05)
     assert none.verdict == "inconclusive" and none.measured is None
