@@ -399,6 +399,10 @@ def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
             if sel is not None and not sel.empty:
                 plot_measured(time_ax, sel.index, sel.to_numpy(), label=f"{family}, m={m}")
     loglog(time_ax, xlabel=r"dimension $d$", ylabel="median exact solve CPU time per point (s)")
+    if not table.empty:
+        time_ax.set_xticks(np.array(sorted(table["dim"].unique()), dtype=float))
+        time_ax.xaxis.set_major_formatter(ScalarFormatter())
+        time_ax.xaxis.set_minor_formatter(NullFormatter())
     time_ax.legend(fontsize=7)
     fig.suptitle("Attack radius against the exact minimal l2 perturbation")
     return {"ratio_vs_dimension": fig, "solve_time": time_fig}
