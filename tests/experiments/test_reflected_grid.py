@@ -100,8 +100,15 @@ def test_summary_headline_and_verdicts(quick: dict[str, Any]) -> None:
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
     assert summary["verdicts"]
     for verdict in summary["verdicts"]:
-        assert set(verdict) == keys
+        assert keys <= set(verdict) <= keys | {"settle", "compared"}
         assert verdict["verdict"] in ("consistent", "inconsistent", "inconclusive")
+        if "compared" in verdict:  # the two flip counts side by side, reflected first
+            assert list(verdict["compared"].values()) == [
+                verdict["measured"],
+                verdict["predicted"],
+            ]
+        if verdict["verdict"] != "consistent":
+            assert "--preset paper" in verdict["settle"]
     assert (quick["root"] / "figures" / "topk_flips.png").stat().st_size > 0
 
 

@@ -380,14 +380,24 @@ def verdict_to_dict(verdict: Any) -> dict[str, Any]:
 
     Raises ValueError when keys differ from claim/verdict/measured/predicted/reason (plus the
     optional ``settle``: for an inconsistent or inconclusive verdict, the preset or setting
-    that would settle it, shown by the report) or the verdict is not one of VERDICTS.
+    that would settle it, and ``compared``: a comparative claim's numbers by label, both shown
+    by the report) or the verdict is not one of VERDICTS.
     """
     data = verdict.to_dict() if hasattr(verdict, "to_dict") else dict(verdict)
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
-    if set(data) - {"settle"} != keys:
+    if set(data) - {"settle", "compared"} != keys:
         raise ValueError(f"a verdict needs exactly the keys {sorted(keys)}, got {sorted(data)}")
     if "settle" in data and not isinstance(data["settle"], str):
         raise ValueError(f"a verdict's settle must be text, got {data['settle']!r}")
+    compared = data.get("compared")
+    if "compared" in data and not (
+        isinstance(compared, dict)
+        and all(isinstance(k, str) and isinstance(v, int | float) for k, v in compared.items())
+    ):
+        raise ValueError(
+            f"a verdict's compared must map labels to numbers, e.g. {{'agree': 3, 'of': 4}}, "
+            f"got {compared!r}"
+        )
     if data["verdict"] not in VERDICTS:
         raise ValueError(f"verdict must be one of {VERDICTS}, got {data['verdict']!r}")
     return data

@@ -52,6 +52,7 @@ VERSION = 1
 GridLossName = Literal["ce", "reflected", "reflected-top2", "margin"]
 #: The radius of paper 004 section 4.1 (||[-0.501, 0.5, 0]|| = 0.7078).
 PAPER_RADIUS = 0.7078
+PAPER_GRID = 800  # grid points per axis of Figure 2
 #: The example flip of section 4.1: f(x + delta) = [2.499, 2.5, 1] predicts the second class.
 #: Its norm is 0.707814, just above the radius (the paper rounds it to 0.7078).
 PAPER_EXAMPLE_DELTA = (-0.501, 0.5, 0.0)
@@ -296,16 +297,26 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
     at_least = all(a >= b for a, b in zip(ours, theirs, strict=True))
     strictly = at_least and any(a > b for a, b in zip(ours, theirs, strict=True))
     measured, predicted = float(ours[-1]), float(theirs[-1])
+    compared = {f"{name} top {k_max}": measured, f"CE top {k_max}": predicted}
+    finer = f"a grid with more flipping points: `--preset paper` ({PAPER_GRID} points per axis)"
+    settle: str | None = None
     if strictly:
         why = f"strictly more at some k ({pairs})"
     elif ideal == 0:
         why = "no grid point flips the label at this setting"
+        settle = f"{finer}, or a radius with flipping points"
     elif not at_least:
         why = f"fewer flips than CE ({pairs})"
+        settle = f"a real disagreement at this grid; {finer} shows whether it persists"
     elif ours[-1] == 0:
         why = f"neither finds a flip among its top {k_max} although {ideal} grid points flip"
+        settle = f"{finer}, or a larger top k: `--set top_k=[10,100,1000,10000]`"
     else:
         why = f"the same counts as CE ({pairs})"
+        settle = (
+            f"ties where both top-k lists hold every flipping point or none; {finer}, "
+            "whose flipping points outnumber the smaller k, or the quick radius 0.72"
+        )
     if ideal is not None:
         why += f"; the ideal ranking finds {ideal} in its top {k_max}"
     claim = f"{name} is more effective than CE at finding flips, paper Fig. 2 ({setting})"
@@ -316,10 +327,20 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
             measured=measured,
             predicted=predicted,
             reason=f"{challenger} vs ce flips: {pairs}",
+            settle=f"a real disagreement at this grid; {finer} shows whether it persists",
+            compared=compared,
         ),
-        claims.inconclusive(claim, why, measured=measured, predicted=predicted)
+        claims.inconclusive(claim, why, measured=measured, predicted=predicted, settle=settle)
         if ideal == 0 and not strictly
-        else claims.fact(claim, strictly, measured=measured, predicted=predicted, reason=why),
+        else claims.fact(
+            claim,
+            strictly,
+            measured=measured,
+            predicted=predicted,
+            reason=why,
+            settle=settle,
+            compared=compared,
+        ),
     ]
 
 

@@ -2,8 +2,9 @@
 
 ``build_report(DIR)`` writes ``DIR/index.html``: a table of contents with each experiment's
 paper and verdict counts, then one section per run folder (one holding ``config.json``) with
-its figures and captions (PNG in the page, SVG linked), the verdicts (with the reason, and what
-would settle each inconsistent or inconclusive one), headline figures (numbers to 4 significant
+its figures and captions (PNG in the page, SVG linked), the verdicts (with the reason, the
+numbers of a comparative claim in their own "compared" column, and what would settle each
+inconsistent or inconclusive one), headline figures (numbers to 4 significant
 digits, nested values as small tables), the protocol table, predictions, settings, links to the
 run's data files and the command that reproduces it; the papers cited close the page.
 ``build_report(DIR, single_file=True)`` writes ``DIR/report.html`` with every image embedded,
@@ -38,7 +39,7 @@ from robustlab.report.schema import (
     load_config_file,
     load_summary_file,
 )
-from robustlab.report.values import Html, mapping_html, table_html, value_text
+from robustlab.report.values import Html, is_number, mapping_html, table_html, value_text
 from robustlab.runner.store import PREVIOUS_DIR, atomic_write
 
 __all__ = ["SINGLE_FILE", "RunRecord", "build_report", "find_runs", "render_report"]
@@ -246,21 +247,34 @@ def _settle(verdict: VerdictRecord, record: RunRecord) -> str:
     return "the paper preset gives this verdict: see the reason, and the protocol table"
 
 
+def _measured_predicted(verdict: VerdictRecord) -> tuple[Any, Any]:
+    """The measured and predicted cells: blank when they only repeat the numbers of the
+    ``compared`` column (a count "11 of 12" is not a measurement against a prediction)."""
+    if verdict.compared:
+        values = set(verdict.compared.values())
+        if all(
+            v is None or (is_number(v) and v in values)
+            for v in (verdict.measured, verdict.predicted)
+        ):
+            return None, None
+    return verdict.measured, verdict.predicted
+
+
 def _verdicts(summary: SummaryFile, record: RunRecord) -> str:
+    """The verdict table; the "compared" column appears when a verdict carries one (older
+    summaries have none and render as before)."""
+    with_compared = any(verdict.compared for verdict in summary.verdicts)
     rows, classes = [], []
     for verdict in summary.verdicts:
-        rows.append(
-            [
-                verdict.claim,
-                verdict.verdict,
-                verdict.measured,
-                verdict.predicted,
-                verdict.reason,
-                _settle(verdict, record),
-            ]
-        )
+        measured, predicted = _measured_predicted(verdict)
+        row: list[Any] = [verdict.claim, verdict.verdict, measured, predicted]
+        if with_compared:
+            row.append(dict(verdict.compared) if verdict.compared else None)
+        rows.append([*row, verdict.reason, _settle(verdict, record)])
         classes.append(["", f"verdict {verdict.verdict}"])
-    header = ("claim", "verdict", "measured", "predicted", "reason", "what would settle it")
+    header: tuple[str, ...] = ("claim", "verdict", "measured", "predicted")
+    header += ("compared",) if with_compared else ()
+    header += ("reason", "what would settle it")
     return table_html(header, rows, classes=classes)
 
 

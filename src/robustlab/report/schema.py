@@ -39,7 +39,9 @@ class _File(BaseModel):
 class VerdictRecord(_File):
     """One claim checked against the measurement (``summary.json["verdicts"][i]``).
 
-    ``settle`` (optional) says what would settle an inconclusive or inconsistent verdict.
+    ``settle`` (optional) says what would settle an inconclusive or inconsistent verdict;
+    ``compared`` (optional) holds a comparative claim's numbers by label (older summaries
+    have neither).
     """
 
     claim: StrictStr
@@ -48,6 +50,7 @@ class VerdictRecord(_File):
     predicted: Any = None
     reason: StrictStr = ""
     settle: StrictStr | None = None
+    compared: dict[StrictStr, float] | None = None
 
 
 class SummaryFile(_File):

@@ -28,6 +28,7 @@ predicted sign; a significant effect of the other sign is "inconsistent", anythi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
@@ -67,6 +68,7 @@ __all__ = [
     "rank_order",
     "rank_order_over_runs",
     "relative_error",
+    "settled",
     "trend",
     "two_sample_difference",
     "within_factor",
@@ -76,11 +78,30 @@ Relation = Literal["=", "<=", ">="]
 Sign = Literal["negative", "positive", "zero"]
 
 
+def settled(verdict: Verdict, settle: str | None) -> Verdict:
+    """`verdict` with `settle` (what would decide it: a preset or setting) when it is not
+    consistent; a consistent verdict, or `settle=None`, comes back unchanged.
+
+    The experiment that knows its presets says it, e.g.
+    ``settled(v, "`--preset paper` (widths 1e3 to 1e5, 5 runs)")``; it replaces the claim
+    function's generic text ("a grid with at least 3 distinct x values").
+    """
+    if settle is None or verdict.verdict == "consistent":
+        return verdict
+    return dataclasses.replace(verdict, settle=settle)
+
+
 def inconclusive(
-    claim: str, reason: str, *, measured: float | None = None, predicted: float | None = None
+    claim: str,
+    reason: str,
+    *,
+    measured: float | None = None,
+    predicted: float | None = None,
+    settle: str | None = None,
 ) -> Verdict:
-    """An inconclusive verdict: the evidence cannot decide, for the stated reason."""
-    return Verdict(claim, "inconclusive", measured, predicted, reason)
+    """An inconclusive verdict: the evidence cannot decide, for the stated reason (and
+    `settle`: what would)."""
+    return Verdict(claim, "inconclusive", measured, predicted, reason, settle=settle)
 
 
 def fact(
@@ -91,13 +112,19 @@ def fact(
     predicted: float | None,
     reason: str,
     otherwise: Literal["inconsistent", "inconclusive"] = "inconsistent",
+    settle: str | None = None,
+    compared: Mapping[str, float] | None = None,
 ) -> Verdict:
     """An exactly computed claim (a count, a counterexample): consistent when `holds`.
 
     `otherwise` is the verdict when it does not hold ("inconclusive" when failing it does not
-    contradict the theory, e.g. an optimizer that has not converged).
+    contradict the theory, e.g. an optimizer that has not converged); `settle` says what would
+    decide it then; `compared`: the numbers of a comparison by label ("agree", "of").
     """
-    return Verdict(claim, "consistent" if holds else otherwise, measured, predicted, reason)
+    kind: VerdictKind = "consistent" if holds else otherwise
+    pairs = tuple(compared.items()) if compared is not None else None
+    verdict = Verdict(claim, kind, measured, predicted, reason, compared=pairs)
+    return settled(verdict, settle)
 
 
 def exponent_of(
@@ -133,7 +160,8 @@ def exponent_of(
     interval += f"[{fit.ci_low:.3g}, {fit.ci_high:.3g}]"
     if fit.n_distinct_x < min_distinct_x:
         reason = f"only {fit.n_distinct_x} distinct x values (need {min_distinct_x})"
-        return inconclusive(claim, reason, measured=slope, predicted=predicted)
+        more = f"a grid with at least {min_distinct_x} distinct x values"
+        return inconclusive(claim, reason, measured=slope, predicted=predicted, settle=more)
     limit = predicted + tolerance if relation == "<=" else predicted - tolerance
     sure, refuted = (
         (fit.ci_high <= limit, fit.ci_low > limit)
@@ -145,6 +173,8 @@ def exponent_of(
     reason = f"{interval} {where[kind]} slope {relation} {limit:.3g}"
     if kind == "inconclusive":
         reason = f"{interval} straddles {limit:.3g}: the grid cannot decide slope {relation} it"
+        more = "more seeds per x or a wider x range, to narrow the slope's CI"
+        return inconclusive(claim, reason, measured=slope, predicted=predicted, settle=more)
     return Verdict(claim, kind, slope, predicted, reason)
 
 
@@ -167,7 +197,8 @@ def exponent(
     try:
         fit = fit_loglog_slope(x, y, drop_invalid=True)
     except ValueError as err:
-        return inconclusive(claim, str(err), predicted=predicted)
+        more = "at least 3 distinct x values with finite positive y"
+        return inconclusive(claim, str(err), predicted=predicted, settle=more)
     return exponent_of(
         fit,
         predicted,
@@ -200,7 +231,8 @@ def contains(
     reason = f"{detail}estimate [{low:.3g}, {high:.3g}]"
     if high - low > max_width:
         reason += f" wider than {max_width:g}: the grid does not pin the exponent"
-        return inconclusive(claim, reason, measured=middle, predicted=predicted)
+        more = "a finer or wider grid, so that fewer exponents fit equally well"
+        return inconclusive(claim, reason, measured=middle, predicted=predicted, settle=more)
     holds = low - 1e-9 <= predicted <= high + 1e-9
     reason += f" {'contains' if holds else 'excludes'} {predicted:.3g}"
     return fact(claim, holds, measured=middle, predicted=predicted, reason=reason)
@@ -252,7 +284,8 @@ def trend(
     levels = int(np.unique(xs).size)
     if levels < min_levels:
         reason = f"only {levels} distinct x values (need {min_levels})"
-        return inconclusive(claim, reason, predicted=sign)
+        more = f"a grid with at least {min_levels} distinct x values"
+        return inconclusive(claim, reason, predicted=sign, settle=more)
     result = stats.spearmanr(xs, ys)
     rho, p = float(result.statistic), float(result.pvalue)
     if not math.isfinite(rho):
@@ -261,6 +294,8 @@ def trend(
     reason = f"Spearman rho = {rho:.3f} over {xs.size} points, two-sided p = {p:.2g}"
     if kind == "inconclusive":
         reason += f": not significant at {alpha:g}"
+        more = "more seeds per x value (or more x values), for significance"
+        return inconclusive(claim, reason, measured=rho, predicted=sign, settle=more)
     return Verdict(claim, kind, rho, sign, reason)
 
 
@@ -302,13 +337,15 @@ def paired_difference(
     if values.size < 2:
         mean = float(values.mean()) if values.size else None
         reason = f"only {values.size} paired comparison(s)"
-        return inconclusive(claim, reason, measured=mean, predicted=0.0)
+        more = "at least 2 paired runs (more seeds)"
+        return inconclusive(claim, reason, measured=mean, predicted=0.0, settle=more)
     mean, low, high, p = _mean_test(values, alpha)
     interval = f"{1 - alpha:.0%} CI [{low:+.4g}, {high:+.4g}] over {values.size} pairs, p = {p:.2g}"
     if expect != "zero":
         kind = _significance(mean, p, expect, alpha)
         why = f"mean difference {mean:+.4g}" + (": not significant" if p >= alpha else "")
-        return Verdict(claim, kind, mean, 0.0, f"{why}; {interval}")
+        noisy = f"more paired runs (now {values.size}), to narrow the CI" if p >= alpha else None
+        return settled(Verdict(claim, kind, mean, 0.0, f"{why}; {interval}"), noisy)
     if -margin <= low and high <= margin:
         kind, why = "consistent", f"mean difference {mean:+.4g} within +-{margin:g}"
     elif p < alpha and abs(mean) > margin:
@@ -318,7 +355,9 @@ def paired_difference(
         )
     else:
         kind, why = "inconclusive", f"mean difference {mean:+.4g} not pinned down to +-{margin:g}"
-    return Verdict(claim, kind, mean, 0.0, f"{why}; {interval}")
+    verdict = Verdict(claim, kind, mean, 0.0, f"{why}; {interval}")
+    more = f"more paired runs (now {values.size}), to narrow the CI inside +-{margin:g}"
+    return settled(verdict, more if kind == "inconclusive" else None)
 
 
 def two_sample_difference(
@@ -339,7 +378,7 @@ def two_sample_difference(
     b = as_float64(treatment, name="treatment").reshape(-1)
     if a.size < 2 or b.size < 2:
         reason = f"{a.size} and {b.size} values (need 2 on each side)"
-        return inconclusive(claim, reason, predicted=0.0)
+        return inconclusive(claim, reason, predicted=0.0, settle="at least 2 runs on each side")
     diff = float(b.mean() - a.mean())
     if float(a.std()) == 0.0 and float(b.std()) == 0.0:
         p = 1.0 if diff == 0 else 0.0
@@ -347,7 +386,8 @@ def two_sample_difference(
         p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
     kind = _significance(diff, p, expect, alpha)
     reason = f"{a.mean():.4g} -> {b.mean():.4g} (Welch p = {p:.2g})"
-    return Verdict(claim, kind, diff, 0.0, reason)
+    more = f"more runs on each side (now {a.size} and {b.size})" if p >= alpha else None
+    return settled(Verdict(claim, kind, diff, 0.0, reason), more)
 
 
 def fraction(
@@ -369,13 +409,17 @@ def fraction(
     if not 0.0 <= at_least <= 1.0:
         raise ValueError(f"at_least must be a share in [0, 1], got {at_least}")
     if total == 0:
-        return inconclusive(claim, f"no {what} to count", predicted=at_least)
+        more = f"a setting that produces {what} to count"
+        return inconclusive(claim, f"no {what} to count", predicted=at_least, settle=more)
     share = hits / total
     fail = at_least if fail_below is None else fail_below
     kind: VerdictKind = (
         "consistent" if share >= at_least else "inconsistent" if share < fail else "inconclusive"
     )
-    return Verdict(claim, kind, share, at_least, f"{hits} of {total} {what} (share {share:.4g})")
+    reason = f"{hits} of {total} {what} (share {share:.4g})"
+    counts = (("hits", float(hits)), ("of", float(total)))
+    verdict = Verdict(claim, kind, share, at_least, reason, compared=counts)
+    return settled(verdict, f"more {what} (now {total})" if kind == "inconclusive" else None)
 
 
 def within_factor(
@@ -465,7 +509,15 @@ def paper_table(
     reason += f" (need {at_least:.0%})" if at_least < 1 else ""
     reason += f"; missed {', '.join(missed)}" if missed else ""
     holds = agree >= at_least * len(keys) - 1e-9
-    return fact(claim, holds, measured=float(agree), predicted=float(len(keys)), reason=reason)
+    counts = {"agree": float(agree), "of": float(len(keys))}
+    return fact(
+        claim,
+        holds,
+        measured=float(agree),
+        predicted=float(len(keys)),
+        reason=reason,
+        compared=counts,
+    )
 
 
 def rank_order(
@@ -493,7 +545,15 @@ def rank_order(
     agree = len(pairs) - len(wrong)
     reason = f"{agree} of {len(pairs)} pairs in the paper's order"
     reason += f"; reversed or tied: {', '.join(wrong)}" if wrong else ""
-    return fact(claim, not wrong, measured=float(agree), predicted=float(len(pairs)), reason=reason)
+    counts = {"in order": float(agree), "of": float(len(pairs))}
+    return fact(
+        claim,
+        not wrong,
+        measured=float(agree),
+        predicted=float(len(pairs)),
+        reason=reason,
+        compared=counts,
+    )
 
 
 def every(
@@ -503,15 +563,17 @@ def every(
     measured: float | None = None,
     predicted: float | None = None,
     empty: str = "nothing to judge",
+    settle: str | None = None,
 ) -> Verdict:
     """A claim made of parts (one per C, per d, ...): consistent when every part is,
     inconsistent when any part is, inconclusive otherwise (or with no parts: `empty`).
 
-    measured / predicted default to the consistent parts and the number of parts. The reason
-    lists each part's claim and reason.
+    measured / predicted default to the consistent parts and the number of parts (also in
+    ``compared``: "hold" of "parts"). The reason lists each part's claim and reason; `settle`
+    defaults to the distinct settle texts of the parts that are not consistent.
     """
     if not parts:
-        return inconclusive(claim, empty, measured=measured, predicted=predicted)
+        return inconclusive(claim, empty, measured=measured, predicted=predicted, settle=settle)
     kinds = [part.verdict for part in parts]
     kind: VerdictKind = (
         "inconsistent"
@@ -524,13 +586,16 @@ def every(
     reason = f"{int(hits)} of {len(parts)} hold: " + "; ".join(
         f"{part.claim}: {part.verdict} ({part.reason})" for part in parts
     )
-    return Verdict(
+    texts = [part.settle for part in parts if part.verdict != "consistent" and part.settle]
+    verdict = Verdict(
         claim,
         kind,
         hits if measured is None else measured,
         float(len(parts)) if predicted is None else predicted,
         reason,
+        compared=(("hold", hits), ("of", float(len(parts)))),
     )
+    return settled(verdict, settle or "; ".join(dict.fromkeys(texts)) or None)
 
 
 # ------------------------------------------------------------------ a paper's table over runs
@@ -613,7 +678,9 @@ def paper_row_over_runs(
     mean = float(np.mean(runs[worst]))
     why += f"; worst {worst}: {mean:.4f} vs paper {paper[worst]:.4f} "
     why += f"(relative error {errors[worst]:.2f}, floor {floor:g})"
-    return Verdict(claim=claim, verdict=kind, measured=errors[worst], predicted=0.0, reason=why)
+    verdict = Verdict(claim=claim, verdict=kind, measured=errors[worst], predicted=0.0, reason=why)
+    more = f"more runs (now {np.asarray(runs[worst]).size}), to shrink the standard errors"
+    return settled(verdict, more if kind == "inconclusive" else None)
 
 
 def rank_order_over_runs(
@@ -642,6 +709,7 @@ def rank_order_over_runs(
             measured=None,
             predicted=1.0,
             reason=f"the paper separates no pair of entries by {gap:g} or more",
+            settle=f"a gap below {gap:g}: the paper's table separates no pair by it",
         )
     ordered = 0
     reversed_: list[str] = []
@@ -665,6 +733,13 @@ def rank_order_over_runs(
     else:
         kind = "inconclusive"
         why += f"; tied or reversed within the noise: {'; '.join(tied)}"
-    return Verdict(
-        claim=claim, verdict=kind, measured=ordered / len(pairs), predicted=1.0, reason=why
+    verdict = Verdict(
+        claim=claim,
+        verdict=kind,
+        measured=ordered / len(pairs),
+        predicted=1.0,
+        reason=why,
+        compared=(("in order", float(ordered)), ("of", float(len(pairs)))),
     )
+    more = "more paired runs, to separate the tied pairs from the noise"
+    return settled(verdict, more if kind == "inconclusive" else None)

@@ -166,6 +166,9 @@ class Verdict:
 
     verdict: "consistent" | "inconsistent" | "inconclusive"; measured and predicted are the
     numbers compared (an exponent, a bound) or None; reason says why in one sentence.
+    settle (optional): for a verdict that is not consistent, the preset or setting that would
+    decide it. compared (optional): a comparative claim's numbers side by side, label to value
+    ({"agree": 11, "of": 12}, {"reflected": 12, "CE": 12}), shown in their own report columns.
     Raises ValueError for an unknown verdict.
     """
 
@@ -174,20 +177,28 @@ class Verdict:
     measured: float | None
     predicted: float | None
     reason: str
+    settle: str | None = None
+    compared: tuple[tuple[str, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICT_KINDS:
             raise ValueError(f"verdict must be one of {VERDICT_KINDS}, got {self.verdict!r}")
 
-    def to_dict(self) -> dict[str, str | float | None]:
-        """Plain dict for summary.json (floats stay floats, None stays None)."""
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for summary.json (floats stay floats, None stays None); ``settle`` and
+        ``compared`` only when set, so a summary without them reads as before."""
+        data: dict[str, Any] = {
             "claim": self.claim,
             "verdict": self.verdict,
             "measured": self.measured,
             "predicted": self.predicted,
             "reason": self.reason,
         }
+        if self.settle is not None:
+            data["settle"] = self.settle
+        if self.compared is not None:
+            data["compared"] = dict(self.compared)
+        return data
 
 
 def compare_exponent(
@@ -219,6 +230,7 @@ def compare_exponent(
             slope,
             predicted,
             f"only {fit.n_distinct_x} distinct x values (need {min_distinct_x})",
+            settle=f"a grid with at least {min_distinct_x} distinct x values",
         )
     if not math.isfinite(fit.ci_width) or fit.ci_width > max_ci_width:
         return Verdict(
@@ -227,6 +239,7 @@ def compare_exponent(
             slope,
             predicted,
             f"slope {slope:.3g} too uncertain: {interval} wider than {max_ci_width:.3g}",
+            settle=f"more seeds per x or a wider x range (CI below {max_ci_width:.3g})",
         )
     if fit.ci_low <= predicted <= fit.ci_high:
         return Verdict(
