@@ -268,3 +268,58 @@ def test_records_with_the_same_keys_become_one_matrix() -> None:
     assert "<th>quantity</th><th>ours</th><th>paper</th>" in matrix
     assert "<td>a | pgd</td>" in matrix and "0.1235" in matrix
     assert mapping_html({"a": {"x": 1}, "b": {"x": 2}}, ("k", "v")).count("<table") == 3
+
+
+def test_comparative_verdicts_get_their_own_column(tmp_path: Path) -> None:
+    verdicts = [
+        {
+            "claim": "reflected beats CE",
+            "verdict": "inconsistent",
+            "measured": 12.0,
+            "predicted": 12.0,
+            "reason": "the same counts",
+            "compared": {"reflected top 1000": 12.0, "CE top 1000": 12.0},
+            "settle": "`--preset paper` (800 points per axis)",
+        },
+        {
+            "claim": "slope",
+            "verdict": "consistent",
+            "measured": -0.4987,
+            "predicted": -0.5,
+            "reason": "r",
+        },
+    ]
+    _run(tmp_path, "exp", {"experiment": "exp", "preset": "quick"}, {"verdicts": verdicts})
+    page = build_report(tmp_path).read_text()
+    head = "<th>measured</th><th>predicted</th><th>compared</th><th>reason</th>"
+    assert head in page
+    row = page.split("reflected beats CE")[1].split("<td>slope</td>")[0]
+    assert "reflected top 1000" in row and "CE top 1000" in row
+    assert row.count(">12<") == 2  # once per label in the compared table, not in measured/predicted
+    assert "800 points per axis" in row and "robustlab run exp --preset paper" not in page
+    assert ">-0.4987<" in page  # a plain measurement stays in its column
+
+
+def test_old_summaries_without_compared_render_as_before(tmp_path: Path) -> None:
+    verdicts = [
+        {"claim": "c", "verdict": "inconsistent", "measured": 11, "predicted": 12, "reason": "r"}
+    ]
+    _run(tmp_path, "exp", {"experiment": "exp", "preset": "quick"}, {"verdicts": verdicts})
+    page = build_report(tmp_path).read_text()
+    assert "<th>compared</th>" not in page
+    assert "<th>measured</th><th>predicted</th><th>reason</th>" in page
+    assert ">11<" in page and ">12<" in page
+
+
+def test_a_verdict_may_compare_numbers_by_label() -> None:
+    from robustlab.experiments.base import verdict_to_dict
+
+    good = {"claim": "c", "verdict": "inconclusive", "measured": 1, "predicted": 2, "reason": ""}
+    assert verdict_to_dict({**good, "compared": {"agree": 1, "of": 2}})["compared"] == {
+        "agree": 1,
+        "of": 2,
+    }
+    with pytest.raises(ValueError, match="compared must map labels to numbers"):
+        verdict_to_dict({**good, "compared": {"agree": "one"}})
+    with pytest.raises(ValueError, match="compared must map labels to numbers"):
+        verdict_to_dict({**good, "compared": [1, 2]})

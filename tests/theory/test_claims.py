@@ -227,3 +227,69 @@ def test_fact_and_inconclusive() -> None:
     no = claims.fact("c", False, measured=0.0, predicted=1.0, reason="r", otherwise="inconclusive")
     assert no.verdict == "inconclusive"
     assert claims.inconclusive("c", "why").to_dict()["reason"] == "why"
+
+
+# ------------------------------------------------------------------ what would settle a verdict
+
+
+def test_inconclusive_claims_say_what_more_evidence_would_decide_them() -> None:
+    x, y = _power_law(-0.5, 0.0)
+    two = claims.exponent(x[:6], y[:6], -0.5, claim="c", tolerance=0.1)
+    assert two.settle == "a grid with at least 3 distinct x values"
+    noisy = claims.exponent(*_power_law(-0.5, 10.0), -0.5, claim="c", tolerance=0.1)
+    assert noisy.settle is not None and "more seeds" in noisy.settle
+    flat = claims.trend([1, 2], [3, 4], claim="c", expect="increasing")
+    assert flat.settle == "a grid with at least 3 distinct x values"
+    weak = claims.paired_difference([0.1, -0.2, 0.15], claim="c", expect="negative")
+    assert weak.verdict == "inconclusive" and weak.settle is not None and "(now 3)" in weak.settle
+    assert claims.fraction(5, 10, claim="c", at_least=0.9, fail_below=0.1).settle == (
+        "more cases (now 10)"
+    )
+
+
+def test_decided_verdicts_carry_no_generic_settle_text() -> None:
+    x, y = _power_law(-0.5, 0.0)
+    assert claims.exponent(x, y, -0.5, claim="c", tolerance=0.05).settle is None
+    assert claims.exponent(x, y, 0.0, claim="c", tolerance=0.1).settle is None  # inconsistent
+    strong = claims.paired_difference([-1.0, -1.1, -0.9, -1.2], claim="c", expect="negative")
+    assert strong.verdict == "consistent" and strong.settle is None
+    assert "settle" not in strong.to_dict() and "compared" not in strong.to_dict()
+
+
+def test_settled_names_the_setting_only_for_undecided_verdicts() -> None:
+    bad = Verdict("c", "inconsistent", 1.0, 2.0, "r")
+    good = Verdict("c", "consistent", 1.0, 1.0, "r")
+    assert claims.settled(bad, "--preset paper").settle == "--preset paper"
+    assert claims.settled(good, "--preset paper") is good
+    assert claims.settled(bad, None) is bad
+    texts = {"slope": "--preset paper (7 widths)", "other": "--set seeds=10"}
+    out = claims.settle_each([Verdict("a slope", "inconclusive", None, None, "r"), good], texts)
+    assert [v.settle for v in out] == ["--preset paper (7 widths)", None]
+    kept = Verdict("unmatched", "inconclusive", None, None, "r", settle="own text")
+    assert claims.settle_each([kept], texts)[0].settle == "own text"
+
+
+def test_every_gathers_the_settle_texts_of_its_undecided_parts() -> None:
+    parts = [
+        Verdict("p1", "inconclusive", None, None, "r", settle="more seeds"),
+        Verdict("p2", "inconclusive", None, None, "r", settle="more seeds"),
+        Verdict("p3", "consistent", None, None, "r", settle="ignored"),
+        Verdict("p4", "inconclusive", None, None, "r", settle="a wider grid"),
+    ]
+    whole = claims.every("c", parts)
+    assert whole.settle == "more seeds; a wider grid"
+    assert claims.every("c", parts, settle="--preset paper").settle == "--preset paper"
+    assert whole.to_dict()["compared"] == {"hold": 1.0, "of": 4.0}
+
+
+def test_counting_claims_put_their_counts_in_compared() -> None:
+    table = claims.paper_table(
+        {"a": 1.0, "b": 5.0}, {"a": 1.0, "b": 2.0}, claim="c", rtol=0.1, floor=0.1
+    )
+    assert table.to_dict()["compared"] == {"agree": 1.0, "of": 2.0}
+    order = claims.rank_order(
+        {"a": 1.0, "b": 2.0, "c": 0.0}, {"a": 3.0, "b": 2.0, "c": 1.0}, claim="c"
+    )
+    assert order.to_dict()["compared"] == {"in order": 2.0, "of": 3.0}  # brute force: a>c, b>c
+    share = claims.fraction(3, 4, claim="c", at_least=0.5)
+    assert share.to_dict()["compared"] == {"hits": 3.0, "of": 4.0}

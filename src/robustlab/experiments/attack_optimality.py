@@ -32,6 +32,7 @@ from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Prot
 from robustlab.learners import sgd
 from robustlab.models import TwoLayerNet
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.theory.claims import settle_each
 from robustlab.theory.fitting import Verdict, check_upper_bound, compare_exponent, fit_loglog_slope
 from robustlab.theory.lazy import lazy_radius
 from robustlab.verify import STATUSES, certified_radius, exact_minimal_perturbation
@@ -284,6 +285,15 @@ def _by_dim(rows: pd.DataFrame, column: str) -> pd.Series:
     return rows.groupby("dim")[column].median()
 
 
+SETTLE: dict[str, str] = {
+    # a claim fragment -> what would settle the verdict when it is not consistent
+    "grow with d": (
+        "`--preset paper` (lazy d = 25, 49, 100, 196, 400, 784; 4 widths, 5 networks; quick: 2 "
+        "dimensions) or `--set 'lazy_dim=[25,100,400,784]'`"
+    ),
+}
+
+
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
     """Median ratios per family and d, solve times, and the three claims' verdicts."""
     headline: dict[str, Any] = {}
@@ -347,7 +357,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
                 )
             )
         verdicts.append(_soundness(family, rows))
-    return Summary(headline=headline, verdicts=verdicts)
+    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
 
 
 def _soundness(family: str, rows: pd.DataFrame) -> Verdict:

@@ -49,6 +49,7 @@ from robustlab.learners.neurotron import (
 from robustlab.models.single_filter import SensingFamily, SingleFilterNet, perturbed_mean_sensing
 from robustlab.plotting import new_figure, plot_measured, plot_theory
 from robustlab.poisoning.oracles import AdversarialOracle, RandomOracle, RealizableOracle
+from robustlab.theory.claims import settle_each
 from robustlab.theory.fitting import (
     Verdict,
     check_lower_bound,
@@ -969,7 +970,30 @@ def _versus_verdict(law: str, table: pd.DataFrame, baseline: str = "sgd") -> Ver
             "; the two disagree when some SGD runs do not recover (see "
             f"stuck_runs_{baseline}): SGD is better in a typical run, Neuro-Tron on average"
         )
-    return Verdict(claim, kind, float(wins["median"]), float(total), reason)
+    compared = (
+        ("lower by median", float(wins["median"])),
+        ("lower by mean", float(wins["mean"])),
+        ("of thetas", float(total)),
+    )
+    return Verdict(claim, kind, float(wins["median"]), float(total), reason, compared=compared)
+
+
+SETTLE: dict[str, str] = {
+    # a claim fragment -> what would settle the verdict when it is not consistent
+    "Theorem II.1's bound": (
+        "no quick setting: at this eta the bound is vacuous (see the reason), and the "
+        "theorem's own eta needs tens of millions of steps; `--preset paper` runs the "
+        "paper's input laws and step sizes, and its reason says whether the bound applies"
+    ),
+    "converges to w_adv": (
+        "`--preset paper` (40000 steps instead of 1500, 10 runs per theta): the quick "
+        "realizable runs give no finite ratio to judge"
+    ),
+    "Neuro-Tron ends below": (
+        "`--preset paper` (10 runs per theta instead of 3, 40000 steps): enough runs for the "
+        "median and the mean to agree; if SGD still wins at every theta, the claim fails"
+    ),
+}
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
@@ -1042,7 +1066,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
             versus = _versus_verdict(law.name, table, baseline)
             if versus is not None:
                 verdicts.append(versus)
-    return Summary(headline=headline, verdicts=verdicts)
+    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
 
 
 # --------------------------------------------------------------------------- figures

@@ -39,6 +39,7 @@ from robustlab.models import TwoLayerNet
 from robustlab.models.activations import get_activation
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
+from robustlab.theory.claims import settle_each
 from robustlab.theory.fitting import Verdict
 from robustlab.theory.lazy import (
     BUBECK_SCALINGS,
@@ -376,6 +377,15 @@ def _claims(
     ]
 
 
+SETTLE: dict[str, str] = {
+    # a claim fragment -> what would settle the verdict when it is not consistent
+    "does not depend on the width": (
+        "`--preset paper` (widths 64, 256, 1024, 4096, 7 dimensions, 100 networks; quick: 2 "
+        "widths) or `--set 'width=[64,256,1024]'`"
+    ),
+}
+
+
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
     """Slopes of the medians in d and k, the |eta| band, the limit, and the flip rate."""
     medians = _cell_medians(table)
@@ -410,7 +420,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
             "slope_median_abs_eta_in_k": found[2].measured,
             "limit_median_abs_eta": limit_medians(activation)["median_abs_eta"],
         }
-    return Summary(headline=headline, verdicts=verdicts)
+    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
 
 
 def _median_interval(rows: pd.DataFrame, *, resamples: int = 400) -> tuple[float, float]:

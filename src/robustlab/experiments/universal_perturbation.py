@@ -42,6 +42,7 @@ from robustlab.learners import gradient_flow
 from robustlab.models.two_layer import TwoLayerNet
 from robustlab.plotting import legend_outside, loglog, new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
+from robustlab.theory.claims import settle_each
 from robustlab.theory.fitting import SlopeFit, Verdict, fit_loglog_slope
 
 PAPER = "003"
@@ -337,6 +338,15 @@ def _arrays(table: pd.DataFrame, *columns: str) -> list[npt.NDArray[np.float64]]
     return [table[c].to_numpy(dtype=np.float64) for c in columns]
 
 
+SETTLE: dict[str, str] = {
+    # a claim fragment -> what would settle the verdict when it is not consistent
+    "scales like sqrt(d / (c^2 n))": (
+        "`--preset paper` (d up to 3200, n = 5 to 80): the larger d admit three or more n under"
+        " the theorem's condition; quick d <= 200 admit none"
+    ),
+}
+
+
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
     """Flips, convergence, o(sqrt d) in the theorem regime, n^{-1/2} at fixed d, the condition."""
     verdicts: list[Verdict] = []
@@ -395,7 +405,7 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
     )
     verdicts.append(_little_o_verdict(table, headline))
     verdicts.append(_n_exponent_verdict(table, headline))
-    return Summary(headline=headline, verdicts=verdicts)
+    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
 
 
 def _little_o_verdict(table: pd.DataFrame, headline: dict[str, Any]) -> Verdict:

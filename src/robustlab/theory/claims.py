@@ -68,6 +68,7 @@ __all__ = [
     "rank_order",
     "rank_order_over_runs",
     "relative_error",
+    "settle_each",
     "settled",
     "trend",
     "two_sample_difference",
@@ -89,6 +90,17 @@ def settled(verdict: Verdict, settle: str | None) -> Verdict:
     if settle is None or verdict.verdict == "consistent":
         return verdict
     return dataclasses.replace(verdict, settle=settle)
+
+
+def settle_each(verdicts: Sequence[Verdict], texts: Mapping[str, str]) -> list[Verdict]:
+    """Each verdict that is not consistent gets the text of the first key of `texts` its claim
+    contains (an experiment's word on what would settle it: its paper preset, a setting);
+    the others come back unchanged (keeping the claim function's generic text)."""
+    out = []
+    for verdict in verdicts:
+        text = next((t for key, t in texts.items() if key in verdict.claim), None)
+        out.append(settled(verdict, text))
+    return out
 
 
 def inconclusive(
