@@ -217,7 +217,7 @@ def test_quick_sgd_converges_to_w_adv(quick: tuple[Path, pd.DataFrame, dict[str,
 def test_quick_summary_and_figures(quick: tuple[Path, pd.DataFrame, dict[str, Any]]) -> None:
     root, _, summary = quick
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
-    assert all(set(v) == keys for v in summary["verdicts"])
+    assert all(set(v) - {"settle", "compared"} == keys for v in summary["verdicts"])
     by_claim = {v["claim"]: v for v in summary["verdicts"]}
     bound = next(v for c, v in by_claim.items() if "Theorem II.1's bound" in c)
     assert bound["verdict"] == "inconclusive" and "vacuous" in bound["reason"]

@@ -56,7 +56,7 @@ def test_steps_point_against_the_sign_and_match_their_norms(quick: dict[str, Any
 def test_summary_verdicts_show_the_claims(quick: dict[str, Any]) -> None:
     summary = quick["summary"]
     keys = {"claim", "verdict", "measured", "predicted", "reason"}
-    assert all(set(v) == keys for v in summary["verdicts"])
+    assert all(set(v) - {"settle", "compared"} == keys for v in summary["verdicts"])
     by_claim = {v["claim"]: v for v in summary["verdicts"]}
     for activation in quick["config"].activation:
         relative = by_claim[f"{activation}: median ||delta|| / ||x|| ~ d^-1/2"]

@@ -102,11 +102,12 @@ def test_summary_headline_and_verdicts(quick: dict[str, Any]) -> None:
     for verdict in summary["verdicts"]:
         assert keys <= set(verdict) <= keys | {"settle", "compared"}
         assert verdict["verdict"] in ("consistent", "inconsistent", "inconclusive")
-        if "compared" in verdict:  # the two flip counts side by side, reflected first
-            assert list(verdict["compared"].values()) == [
+        if "compared" in verdict:  # flips per k side by side, the largest k last
+            assert list(verdict["compared"].values())[-2:] == [
                 verdict["measured"],
                 verdict["predicted"],
             ]
+            assert len(verdict["compared"]) == 2 * len(config.top_k)
         if verdict["verdict"] != "consistent":
             assert "--preset paper" in verdict["settle"]
     assert (quick["root"] / "figures" / "topk_flips.png").stat().st_size > 0

@@ -297,7 +297,9 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
     at_least = all(a >= b for a, b in zip(ours, theirs, strict=True))
     strictly = at_least and any(a > b for a, b in zip(ours, theirs, strict=True))
     measured, predicted = float(ours[-1]), float(theirs[-1])
-    compared = {f"{name} top {k_max}": measured, f"CE top {k_max}": predicted}
+    compared: dict[str, float] = {}  # flips among the top k, the challenger's then CE's
+    for k, a, b in zip(ks, ours, theirs, strict=True):
+        compared |= {f"{name}, top {k}": float(a), f"CE, top {k}": float(b)}
     finer = f"a grid with more flipping points: `--preset paper` ({PAPER_GRID} points per axis)"
     settle: str | None = None
     if strictly:
@@ -315,7 +317,7 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
         why = f"the same counts as CE ({pairs})"
         settle = (
             f"ties where both top-k lists hold every flipping point or none; {finer}, "
-            "whose flipping points outnumber the smaller k, or the quick radius 0.72"
+            "whose flipping points outnumber the smaller k (the quick radius 0.72 does so)"
         )
     if ideal is not None:
         why += f"; the ideal ranking finds {ideal} in its top {k_max}"
