@@ -298,6 +298,10 @@ def test_comparative_verdicts_get_their_own_column(tmp_path: Path) -> None:
     assert row.count(">12<") == 2  # once per label in the compared table, not in measured/predicted
     assert "800 points per axis" in row and "robustlab run exp --preset paper" not in page
     assert ">-0.4987<" in page  # a plain measurement stays in its column
+    counts_only = [verdicts[0]]
+    _run(tmp_path / "b", "exp", {"experiment": "exp"}, {"verdicts": counts_only})
+    page = build_report(tmp_path / "b").read_text()
+    assert "<th>verdict</th><th>compared</th><th>reason</th>" in page  # no empty columns
 
 
 def test_old_summaries_without_compared_render_as_before(tmp_path: Path) -> None:

@@ -299,7 +299,7 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
     measured, predicted = float(ours[-1]), float(theirs[-1])
     compared: dict[str, float] = {}  # flips among the top k, the challenger's then CE's
     for k, a, b in zip(ks, ours, theirs, strict=True):
-        compared |= {f"{name}, top {k}": float(a), f"CE, top {k}": float(b)}
+        compared |= {f"{challenger}, top {k}": float(a), f"ce, top {k}": float(b)}
     finer = f"a grid with more flipping points: `--preset paper` ({PAPER_GRID} points per axis)"
     settle: str | None = None
     if strictly:

@@ -262,17 +262,20 @@ def _measured_predicted(verdict: VerdictRecord) -> tuple[Any, Any]:
 
 def _verdicts(summary: SummaryFile, record: RunRecord) -> str:
     """The verdict table; the "compared" column appears when a verdict carries one (older
-    summaries have none and render as before)."""
+    summaries have none and render as before), and the measured / predicted columns go when
+    every number is in "compared"."""
     with_compared = any(verdict.compared for verdict in summary.verdicts)
+    numbers = [_measured_predicted(verdict) for verdict in summary.verdicts]
+    with_numbers = not with_compared or any(v is not None for pair in numbers for v in pair)
     rows, classes = [], []
-    for verdict in summary.verdicts:
-        measured, predicted = _measured_predicted(verdict)
-        row: list[Any] = [verdict.claim, verdict.verdict, measured, predicted]
+    for verdict, pair in zip(summary.verdicts, numbers, strict=True):
+        row: list[Any] = [verdict.claim, verdict.verdict, *(pair if with_numbers else ())]
         if with_compared:
             row.append(dict(verdict.compared) if verdict.compared else None)
         rows.append([*row, verdict.reason, _settle(verdict, record)])
         classes.append(["", f"verdict {verdict.verdict}"])
-    header: tuple[str, ...] = ("claim", "verdict", "measured", "predicted")
+    header: tuple[str, ...] = ("claim", "verdict")
+    header += ("measured", "predicted") if with_numbers else ()
     header += ("compared",) if with_compared else ()
     header += ("reason", "what would settle it")
     return table_html(header, rows, classes=classes)
