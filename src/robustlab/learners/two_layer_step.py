@@ -1,0 +1,134 @@
+"""The closed-form SGD step of a TwoLayerNet (fixed top layer), in place and allocation-lean.
+
+One fused product writes each step into W (`TwoLayerNet.sgd_update_`). The lazy ball
+B_{2,inf}(W0, R) of paper 002 (section 5.1 stop, appendix Algorithm 1 projection) needs
+||w_s - w_s0|| every step; a whole-weight pass is memory-bound and costs as much as the step.
+Instead each neuron keeps an upper bound r_s >= ||w_s - w_s0|| (triangle inequality):
+r_s <- |1 - lr wd| r_s + lr wd ||w_s0|| + lr ||g_s||, where ||g_s||^2 = scale^2 c_s^T (x x^T) c_s
+comes from the (n, n) Gram matrix of the minibatch (E m n^2 flops, a few percent of the step).
+The exact distance pass runs only on steps where some bound reaches the radius; it then resets
+the bounds to the exact distances. Decisions equal the plain per-step check up to rounding.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from robustlab.models.two_layer import TwoLayerNet
+
+SLACK = 1e-3
+"""Relative safety margin of the bound against rounding (far above float32's 6e-8 per op)."""
+
+
+class TwoLayerStepper:
+    """Applies SGD steps to `net.W` in place, optionally confined to the lazy ball."""
+
+    def __init__(self, net: TwoLayerNet, lazy_radius: float | None, lazy_mode: str) -> None:
+        self.net, self.radius, self.mode = net, lazy_radius, lazy_mode
+        self.bound: Tensor | None = None
+        self.w0_norm: Tensor | None = None
+        if lazy_radius is not None:
+            with torch.no_grad():
+                self.bound = _row_distance(net).to(torch.float64)
+                self.w0_norm = net.W0.norm(dim=2).to(torch.float64)
+        self.exact_passes = 0  # steps that needed the whole-weight distance pass
+
+    @torch.no_grad()
+    def step(
+        self,
+        x: Tensor,
+        weights: Tensor,
+        pre: Tensor,
+        lr: float,
+        weight_decay: float,
+        active: Tensor,
+    ) -> None:
+        """One step on every active member; clears `active` entries in the lazy stop mode."""
+        net = self.net
+        coef = net.step_coefficients(x, weights, preactivation=pre)
+        if self.radius is None or self.bound is None or self.w0_norm is None:
+            net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
+            return
+        beta = abs(1.0 - lr * weight_decay)
+        grown = beta * self.bound + lr * abs(net.scale) * _step_norms(x, coef)
+        if weight_decay:
+            grown += lr * weight_decay * self.w0_norm
+        grown *= 1.0 + SLACK
+        risky = grown.amax(dim=1) > self.radius * (1.0 - SLACK)
+        if self.mode == "stop":
+            self._stop(x, coef, lr, weight_decay, active, grown, bool((risky & active).any()))
+        else:
+            net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
+            self.bound = grown
+            if bool(risky.any()):
+                self._project()
+
+    def _stop(
+        self,
+        x: Tensor,
+        coef: Tensor,
+        lr: float,
+        weight_decay: float,
+        active: Tensor,
+        grown: Tensor,
+        risky: bool,
+    ) -> None:
+        net, W = self.net, self.net.W.detach()
+        assert self.bound is not None and self.radius is not None
+        all_active = bool(active.all())
+        if not risky and (all_active or not weight_decay):
+            if not all_active:  # frozen members take a zero step (beta = 1 without decay)
+                coef = coef * active.to(coef.dtype).reshape(-1, 1, 1)
+            net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
+            self.bound = torch.where(active.unsqueeze(1), grown, self.bound)
+            return
+        # Exact check of the candidate, as paper 002 section 5.1: freeze members that would leave.
+        self.exact_passes += 1
+        old = W.clone()
+        net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
+        distance = _row_distance(net)
+        active &= distance.amax(dim=1) <= self.radius
+        W.copy_(torch.where(active.reshape(-1, 1, 1), W, old))
+        self.bound = torch.where(active.unsqueeze(1), distance.to(torch.float64), self.bound)
+
+    def _project(self) -> None:
+        """Exact projection onto B_{2,inf}(W0, R) (paper 002 Algorithm 1); resets the bounds."""
+        net, W = self.net, self.net.W.detach()
+        assert self.radius is not None
+        self.exact_passes += 1
+        delta = W - net.W0
+        norms = delta.norm(dim=2)
+        over = norms > self.radius
+        if bool(over.any()):
+            factor = torch.where(over, self.radius / norms.clamp_min(_tiny(W)), 1.0)
+            projected = delta.mul_(factor.unsqueeze(-1)).add_(net.W0)
+            W.copy_(torch.where(over.unsqueeze(-1), projected, W))
+        self.bound = torch.where(over, self.radius, norms).to(torch.float64)
+
+
+def _row_distance(net: TwoLayerNet) -> Tensor:
+    """||w_s - w_s0|| per member and neuron: (E, m)."""
+    distance: Tensor = (net.W.detach() - net.W0).norm(dim=2)
+    return distance
+
+
+def _tiny(t: Tensor) -> float:
+    return float(torch.finfo(t.dtype).tiny)
+
+
+def _step_norms(x: Tensor, coef: Tensor) -> Tensor:
+    """Upper bound on ||sum_i c_is x_i|| per member and neuron, (E, m) float64.
+
+    ||.||^2 = c_s^T G c_s with the Gram matrix G = x x^T (n, n) or (E, n, n); its rounding
+    error is below (n + d + 2) eps L_s^2, L_s = sum_i |c_is| ||x_i||, which is added.
+    """
+    gram = torch.matmul(x, x.transpose(-1, -2))
+    squares = (torch.matmul(gram, coef) * coef).sum(dim=1)
+    lengths = x.norm(dim=-1)
+    lengths = lengths.unsqueeze(-1) if x.ndim == 3 else lengths.reshape(1, -1, 1)
+    loose = (coef.abs() * lengths).sum(dim=1)
+    eps = float(torch.finfo(coef.dtype).eps) * (x.shape[-2] + x.shape[-1] + 2)
+    total = squares.to(torch.float64).clamp_min(0.0) + eps * loose.to(torch.float64) ** 2
+    norms: Tensor = total.sqrt()
+    return norms
