@@ -245,7 +245,9 @@ def train_loop(
                 recorder.record(step, rate)
             if done:
                 break
-        largest = torch.stack([p.detach().abs().amax() for p in params if p.numel()])
+        largest = torch.stack(  # max |w| without a weight-sized temporary
+            [torch.linalg.vector_norm(p.detach(), ord=math.inf) for p in params if p.numel()]
+        )
         _check_divergence("the largest |weight|", largest, step, rate)
         if record_every is None:
             recorder.record(step, rate)

@@ -47,6 +47,8 @@ class TwoLayerStepper:
         """One step on every active member; clears `active` entries in the lazy stop mode."""
         net = self.net
         coef = net.step_coefficients(x, weights, preactivation=pre)
+        if x.ndim == 2:  # (E, m, n) memory: the update's (E m, n) operand without a copy
+            coef = coef.transpose(1, 2).contiguous().transpose(1, 2)
         if self.radius is None or self.bound is None or self.w0_norm is None:
             net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
             return
@@ -121,13 +123,17 @@ def _step_norms(x: Tensor, coef: Tensor) -> Tensor:
     """Upper bound on ||sum_i c_is x_i|| per member and neuron, (E, m) float64.
 
     ||.||^2 = c_s^T G c_s with the Gram matrix G = x x^T (n, n) or (E, n, n); its rounding
-    error is below (n + d + 2) eps L_s^2, L_s = sum_i |c_is| ||x_i||, which is added.
+    error is below (n + d + 2) eps L_s^2 with L_s = sum_i |c_is| ||x_i||; this term, L_s bounded by
+    ||c_s|| (sum_i ||x_i||^2)^(1/2), is added.
     """
-    gram = torch.matmul(x, x.transpose(-1, -2))
-    squares = (torch.matmul(gram, coef) * coef).sum(dim=1)
-    lengths = x.norm(dim=-1)
-    lengths = lengths.unsqueeze(-1) if x.ndim == 3 else lengths.reshape(1, -1, 1)
-    loose = (coef.abs() * lengths).sum(dim=1)
+    gram = torch.matmul(x, x.transpose(-1, -2))  # symmetric: c^T G = (G c)^T
+    coef_t = coef.transpose(1, 2)  # (E, m, n); contiguous as the stepper lays it out
+    squares = torch.linalg.vecdot(torch.matmul(coef_t, gram), coef_t, dim=-1)
+    # L_s <= ||c_s|| ||(||x_i||)_i|| (Cauchy-Schwarz), without a temporary of coef's size.
+    lengths = x.norm(dim=-1).norm(dim=-1)
+    loose = torch.linalg.vector_norm(coef_t, dim=-1) * (
+        lengths.unsqueeze(-1) if x.ndim == 3 else lengths
+    )
     eps = float(torch.finfo(coef.dtype).eps) * (x.shape[-2] + x.shape[-1] + 2)
     total = squares.to(torch.float64).clamp_min(0.0) + eps * loose.to(torch.float64) ** 2
     norms: Tensor = total.sqrt()

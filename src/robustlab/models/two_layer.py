@@ -309,7 +309,11 @@ class TwoLayerNet(nn.Module):
     ) -> Tensor:
         """Per-neuron coefficients c (E, n, m) with param_grad(x, weights) = scale c^T x."""
         pre = self.preactivation(x) if preactivation is None else preactivation
-        return self.activation.derivative(pre) * self._output_weights(weights, pre.shape[1])
+        out_weights = self._output_weights(weights, pre.shape[1])
+        if self.activation.name in ("relu", "leaky_relu"):  # sigma' in {slope, 1}: one select
+            slope = self.activation.negative_slope
+            return torch.where(pre > 0, out_weights, out_weights * slope if slope else 0.0)
+        return self.activation.derivative(pre) * out_weights
 
     def sgd_update_(self, x: Tensor, coef: Tensor, *, lr: float, weight_decay: float = 0.0) -> None:
         """W <- (1 - lr wd) W - lr scale c^T x in place: one fused product, no W-sized temporary.
