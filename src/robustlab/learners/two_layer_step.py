@@ -33,6 +33,7 @@ class TwoLayerStepper:
                 self.bound = _row_distance(net).to(torch.float64)
                 self.w0_norm = net.W0.norm(dim=2).to(torch.float64)
         self.exact_passes = 0  # steps that needed the whole-weight distance pass
+        self.buffer: Tensor | None = None  # W - W0 of the projection, kept across steps
 
     @torch.no_grad()
     def step(
@@ -63,7 +64,8 @@ class TwoLayerStepper:
         else:
             net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
             self.bound = grown
-            if bool(risky.any()):
+            # On an accelerator, project every step rather than read `risky` back to the host.
+            if x.device.type != "cpu" or bool(risky.any()):
                 self._project()
 
     def _stop(
@@ -95,17 +97,22 @@ class TwoLayerStepper:
         self.bound = torch.where(active.unsqueeze(1), distance.to(torch.float64), self.bound)
 
     def _project(self) -> None:
-        """Exact projection onto B_{2,inf}(W0, R) (paper 002 Algorithm 1); resets the bounds."""
+        """Exact projection onto B_{2,inf}(W0, R) (paper 002 Algorithm 1); resets the bounds.
+
+        W0 + f (W - W0) is written as W - (1 - f)(W - W0) in place, rows inside the ball
+        untouched, with W - W0 in a buffer kept across steps (no W-sized allocation per step).
+        """
         net, W = self.net, self.net.W.detach()
         assert self.radius is not None
         self.exact_passes += 1
-        delta = W - net.W0
-        norms = delta.norm(dim=2)
+        if self.buffer is None:
+            self.buffer = torch.empty_like(W)
+        delta = torch.sub(W, net.W0, out=self.buffer)
+        norms = torch.linalg.vector_norm(delta, dim=2)
         over = norms > self.radius
-        if bool(over.any()):
+        if W.device.type != "cpu" or bool(over.any()):
             factor = torch.where(over, self.radius / norms.clamp_min(_tiny(W)), 1.0)
-            projected = delta.mul_(factor.unsqueeze(-1)).add_(net.W0)
-            W.copy_(torch.where(over.unsqueeze(-1), projected, W))
+            W.sub_(delta.mul_((1.0 - factor).unsqueeze(-1)))
         self.bound = torch.where(over, self.radius, norms).to(torch.float64)
 
 
