@@ -58,7 +58,8 @@ class TwoLayerStepper:
         if weight_decay:
             grown += lr * weight_decay * self.w0_norm
         grown *= 1.0 + SLACK
-        risky = grown.amax(dim=1) > self.radius * (1.0 - SLACK)
+        # NaN (a diverging step) counts as risky: the exact check then decides, as before.
+        risky = ~(grown.amax(dim=1) <= self.radius * (1.0 - SLACK))
         if self.mode == "stop":
             self._stop(x, coef, lr, weight_decay, active, grown, bool((risky & active).any()))
         else:
