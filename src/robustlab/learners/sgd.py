@@ -31,6 +31,7 @@ from robustlab.learners.trace import (
     per_sample_loss,
     sample_axis,
 )
+from robustlab.learners.two_layer_step import TwoLayerStepper
 from robustlab.models.generic import as_labels, evaluation_mode, has_ensemble_axis, one_logit
 from robustlab.models.linear import LinearModel
 from robustlab.models.two_layer import TwoLayerNet
@@ -194,6 +195,11 @@ def train_loop(
     closed_form = _closed_form_kind(net, names)
     logger.debug("sgd: E=%d, n=%d, closed form=%s, params=%s", E, n, closed_form, names)
 
+    stepper = (
+        TwoLayerStepper(net, lazy_radius, lazy_mode)
+        if isinstance(net, TwoLayerNet) and closed_form == "two_layer"
+        else None
+    )
     recorder = _Recorder(net, X, y, loss, eval_data, record_iterates, E, diagnostics)
     active = torch.ones(E, dtype=torch.bool, device=X.device)
     updates = torch.zeros(E, dtype=torch.int64, device=X.device)
@@ -218,9 +224,17 @@ def train_loop(
             xb, yb = _gather(source, idx, E, X.ndim), y[idx]
             if perturb is not None and perturb_every == "batch":
                 xb = _perturbed(perturb, net, xb, yb, params)
-            grads, batch_loss = _gradients(net, names, params, closed_form, xb, yb, loss, binary)
-            _check_divergence("the minibatch loss", batch_loss, step, rate)
-            _apply(net, params, grads, rate, weight_decay, lazy_radius, lazy_mode, active, E)
+            if stepper is not None:  # closed-form TwoLayerNet: in-place fused step
+                assert isinstance(net, TwoLayerNet)
+                pre, weights, batch_loss = _two_layer_weights(net, xb, yb, loss, binary)
+                _check_divergence("the minibatch loss", batch_loss, step, rate)
+                stepper.step(xb, weights, pre, rate, weight_decay, active)
+            else:
+                grads, batch_loss = _gradients(
+                    net, names, params, closed_form, xb, yb, loss, binary
+                )
+                _check_divergence("the minibatch loss", batch_loss, step, rate)
+                _apply(net, params, grads, rate, weight_decay, lazy_radius, lazy_mode, active, E)
             updates += active.to(torch.int64)
             recorder.add_batch_loss(batch_loss)
             step += 1
@@ -231,7 +245,9 @@ def train_loop(
                 recorder.record(step, rate)
             if done:
                 break
-        largest = torch.stack([p.detach().abs().amax() for p in params if p.numel()])
+        largest = torch.stack(  # max |w| without a weight-sized temporary
+            [torch.linalg.vector_norm(p.detach(), ord=math.inf) for p in params if p.numel()]
+        )
         _check_divergence("the largest |weight|", largest, step, rate)
         if record_every is None:
             recorder.record(step, rate)
@@ -381,18 +397,7 @@ def _gradients(
             out = model._readout(model.activation(pre))
         else:
             out = model(xb)
-        logits = ensemble_logits(out, b, binary=binary)
-        ye = broadcast_labels(yb, logits.shape[0])
-        if binary:
-            yf = ye.to(logits.dtype)
-            z = yf * logits
-            weights = losses.margin_derivative(loss, z) * yf / b
-            batch_loss = losses.get_margin_loss(loss)(z).mean(dim=1)
-        else:
-            probs = torch.softmax(logits, dim=-1)
-            onehot = torch.nn.functional.one_hot(ye.long(), logits.shape[-1]).to(logits.dtype)
-            weights = (probs - onehot) / b
-            batch_loss = losses.cross_entropy(logits, ye).mean(dim=1)
+        weights, batch_loss = _loss_weights(ensemble_logits(out, b, binary=binary), yb, loss)
         if closed_form == "two_layer":
             assert isinstance(model, TwoLayerNet)
             return [model.param_grad(xb, weights, preactivation=pre)], batch_loss
@@ -400,6 +405,34 @@ def _gradients(
         grad = model.param_grad(xb, weights)
         by_name = {"weight": grad.weight, "bias": grad.bias}
         return [_required(by_name[name]) for name in names], batch_loss
+
+
+def _loss_weights(logits: Tensor, yb: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    """d(mean minibatch loss)/d(logits) per member and sample, and that loss: (E, b[, K]), (E,).
+
+    logits (E, b) take the margin loss `loss`, (E, b, K) the cross-entropy."""
+    b = yb.shape[-1]
+    ye = broadcast_labels(yb, logits.shape[0])
+    if logits.ndim == 2:
+        yf = ye.to(logits.dtype)
+        z = yf * logits
+        weights = losses.margin_derivative(loss, z) * yf / b
+        return weights, losses.get_margin_loss(loss)(z).mean(dim=1)
+    probs = torch.softmax(logits, dim=-1)
+    onehot = torch.nn.functional.one_hot(ye.long(), logits.shape[-1]).to(logits.dtype)
+    return (probs - onehot) / b, losses.cross_entropy(logits, ye).mean(dim=1)
+
+
+@torch.no_grad()
+def _two_layer_weights(
+    net: TwoLayerNet, xb: Tensor, yb: Tensor, loss: str, binary: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Preactivation W x (reused by the step), loss weights and minibatch loss of a TwoLayerNet."""
+    pre = net.preactivation(xb)
+    out = net._readout(net.activation(pre))
+    logits = ensemble_logits(out, yb.shape[-1], binary=binary)
+    weights, batch_loss = _loss_weights(logits, yb, loss)
+    return pre, weights, batch_loss
 
 
 def _required(t: Tensor | None) -> Tensor:

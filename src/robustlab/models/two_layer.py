@@ -300,10 +300,34 @@ class TwoLayerNet(nn.Module):
         This is the whole first-layer update of SGD on a margin loss (weights = y l'(y f) / n).
         `preactivation`: W x + b (E, n, m) already computed for this x (saves one product).
         """
-        pre = self.preactivation(x) if preactivation is None else preactivation
-        coef = self.activation.derivative(pre) * self._output_weights(weights, pre.shape[1])
+        coef = self.step_coefficients(x, weights, preactivation=preactivation)
         xe = x if x.ndim == 3 else x.unsqueeze(0).expand(self.ensemble, -1, -1)
         return torch.matmul(coef.transpose(1, 2), xe) * self.scale
+
+    def step_coefficients(
+        self, x: Tensor, weights: Tensor | None = None, *, preactivation: Tensor | None = None
+    ) -> Tensor:
+        """Per-neuron coefficients c (E, n, m) with param_grad(x, weights) = scale c^T x."""
+        pre = self.preactivation(x) if preactivation is None else preactivation
+        out_weights = self._output_weights(weights, pre.shape[1])
+        if self.activation.name in ("relu", "leaky_relu"):  # sigma' in {slope, 1}: one select
+            slope = self.activation.negative_slope
+            return torch.where(pre > 0, out_weights, out_weights * slope if slope else 0.0)
+        return self.activation.derivative(pre) * out_weights
+
+    def sgd_update_(self, x: Tensor, coef: Tensor, *, lr: float, weight_decay: float = 0.0) -> None:
+        """W <- (1 - lr wd) W - lr scale c^T x in place: one fused product, no W-sized temporary.
+
+        `coef` from `step_coefficients`; equal to W - lr (param_grad + wd W) up to rounding.
+        """
+        W = self.W.detach()
+        E, m, d = W.shape
+        beta, alpha = 1.0 - lr * weight_decay, -lr * self.scale
+        if x.ndim == 2:  # one (E m, n) x (n, d) product for all members
+            lhs = coef.transpose(1, 2).reshape(E * m, x.shape[0])
+            W.view(E * m, d).addmm_(lhs, x, beta=beta, alpha=alpha)
+        else:
+            W.baddbmm_(coef.transpose(1, 2), x, beta=beta, alpha=alpha)
 
     # ----------------------------------------------------------------- lazy regime
     def distance_from_init(self) -> Tensor:
