@@ -630,10 +630,6 @@ def _constants(
     return constants, moments.method
 
 
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
 def _law_theory(config: Config, law: InputLaw, seed: int) -> dict[str, Any]:
     """Constants, vacuity and the Theorem II.1 bound at the run's eta, for one law and seed."""
     constants, method = _constants(
