@@ -15,7 +15,9 @@ point certified <= exact <= every attack (soundness).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -32,8 +34,9 @@ from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, Prot
 from robustlab.learners import sgd
 from robustlab.models import TwoLayerNet
 from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
+from robustlab.theory import claims
 from robustlab.theory.claims import settle_each
-from robustlab.theory.fitting import Verdict, check_upper_bound, compare_exponent, fit_loglog_slope
+from robustlab.theory.fitting import Verdict
 from robustlab.theory.lazy import lazy_radius
 from robustlab.verify import STATUSES, certified_radius, exact_minimal_perturbation
 
@@ -102,6 +105,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "width": [10],
         "networks": 1,
         "points": 6,
+        "pgd_steps": 30,
+        "bisection": 10,
+        "seeds": 1,
+    },
+    # Settles the lazy slope in d (quick: 2 lazy dimensions, no slope); a few minutes wall.
+    "standard": {
+        "random_dim": [16, 64, 256, 784],
+        "lazy_dim": [25, 100, 196, 784],
+        "width": [10],
+        "networks": 2,
+        "points": 10,
         "pgd_steps": 30,
         "bisection": 10,
         "seeds": 1,
@@ -281,102 +295,120 @@ def theory(config: Config) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- claims
+def _solved(table: pd.DataFrame, family: str) -> pd.DataFrame:
+    """The points of one family solved to optimality with a positive exact radius."""
+    return table[(table["family"] == family) & table["optimal"] & (table["exact"] > 0)]
+
+
 def _by_dim(rows: pd.DataFrame, column: str) -> pd.Series:
     return rows.groupby("dim")[column].median()
 
 
-SETTLE: dict[str, str] = {
-    # a claim fragment -> what would settle the verdict when it is not consistent
-    "grow with d": (
-        "`--preset paper` (lazy d = 25, 49, 100, 196, 400, 784; 4 widths, 5 networks; quick: 2 "
-        "dimensions) or `--set 'lazy_dim=[25,100,400,784]'`"
-    ),
-}
+def step_within_factor(rows: pd.DataFrame, family: str) -> Verdict:
+    """The largest median step / exact ratio over d is at most STEP_FACTOR."""
+    return claims.bound(
+        float(_by_dim(rows, "ratio_step").max()),
+        STEP_FACTOR,
+        claim=f"{family}: the single gradient step is within a factor {STEP_FACTOR:g} of the "
+        "exact minimal perturbation (median over points, every d)",
+    )
 
 
-def summarize(table: pd.DataFrame, config: Config) -> Summary:
-    """Median ratios per family and d, solve times, and the three claims' verdicts."""
-    headline: dict[str, Any] = {}
-    verdicts: list[Verdict] = []
-    for family in config.family:
-        rows = table[(table["family"] == family) & table["optimal"] & (table["exact"] > 0)]
-        if rows.empty:
-            continue
-        step_by_dim = _by_dim(rows, "ratio_step")
-        per_width = table[table["family"] == family].groupby("width")
-        solved = [
-            int(str(m))
-            for m, group in per_width
-            if bool(group["optimal"].all()) and float(group["solve_cpu"].max()) <= SOLVE_SECONDS
-        ]
-        headline[family] = {
-            "median_ratio_step": float(rows["ratio_step"].median()),
-            "median_ratio_pgd": float(rows["ratio_pgd"].median()),
-            "median_ratio_certified": float(rows["ratio_certified"].median()),
-            "median_ratio_step_by_dim": {str(k): float(v) for k, v in step_by_dim.items()},
-            "median_ratio_pgd_by_dim": {
-                str(k): float(v) for k, v in _by_dim(rows, "ratio_pgd").items()
-            },
-            "median_ratio_step_by_width": {
-                str(k): float(v) for k, v in rows.groupby("width")["ratio_step"].median().items()
-            },
-            "fraction_optimal": float(table[table["family"] == family]["optimal"].mean()),
-            "median_solve_cpu_seconds": float(rows["solve_cpu"].median()),
-            "max_solve_cpu_seconds": float(rows["solve_cpu"].max()),
-            "max_solve_wall_seconds": float(rows["solve_time"].max()),
-            "largest_width_solved_within_10s": max(solved) if solved else None,
-        }
-        worst = float(step_by_dim.max())
-        verdicts.append(
-            check_upper_bound(
-                worst,
-                STEP_FACTOR,
-                claim=f"{family}: the single gradient step is within a factor "
-                f"{STEP_FACTOR:g} of the exact minimal perturbation (median over points, every d)",
-            )
-        )
-        try:
-            fit = fit_loglog_slope(step_by_dim.index, step_by_dim.to_numpy(), drop_invalid=True)
-            verdicts.append(
-                compare_exponent(
-                    fit,
-                    0.0,
-                    tolerance=SLOPE_TOLERANCE,
-                    claim=f"{family}: the step / exact factor does not grow with d",
-                )
-            )
-            headline[family]["slope_ratio_step_in_d"] = fit.slope
-        except ValueError as err:
-            verdicts.append(
-                Verdict(
-                    f"{family}: the step / exact factor does not grow with d",
-                    "inconclusive",
-                    None,
-                    0.0,
-                    str(err),
-                )
-            )
-        verdicts.append(_soundness(family, rows))
-    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
+def factor_flat_in_d(rows: pd.DataFrame, family: str) -> Verdict:
+    """The median step / exact ratio against d: log-log slope 0 within SLOPE_TOLERANCE."""
+    by_dim = _by_dim(rows, "ratio_step")
+    return claims.exponent(
+        by_dim.index,
+        by_dim.to_numpy(),
+        0.0,
+        claim=f"{family}: the step / exact factor does not grow with d",
+        tolerance=SLOPE_TOLERANCE,
+    )
 
 
-def _soundness(family: str, rows: pd.DataFrame) -> Verdict:
+def sound(rows: pd.DataFrame, family: str) -> Verdict:
     """certified <= exact <= min(step, PGD) on every optimally solved point."""
     exact = rows["exact"].to_numpy()
     attacks = np.minimum(rows["step"].to_numpy(), rows["pgd"].to_numpy())
     below = rows["certified"].to_numpy() <= exact * (1 + 1e-9)
     above = exact <= attacks * (1 + SOUND_RTOL)
-    fraction = float(np.mean(below & above))
-    return Verdict(
-        f"{family}: certified <= exact <= every attack, on every point",
-        "consistent" if fraction == 1.0 else "inconsistent",
-        fraction,
-        1.0,
-        f"{int(np.sum(~below))} points with certified > exact, {int(np.sum(~above))} with an "
-        f"attack below exact (relative slack {SOUND_RTOL:g}), of {len(rows)}",
+    verdict = claims.fraction(
+        int(np.sum(below & above)),
+        len(rows),
+        claim=f"{family}: certified <= exact <= every attack, on every point",
+        at_least=1.0,
+        what="points",
     )
+    detail = f"; {int(np.sum(~below))} with certified > exact, {int(np.sum(~above))} with an "
+    detail += f"attack below exact (relative slack {SOUND_RTOL:g})"
+    return dataclasses.replace(verdict, reason=verdict.reason + detail)
 
 
+#: The claims per family, in the order of the summary (each one kind of theory.claims).
+CLAIMS: tuple[Callable[[pd.DataFrame, str], Verdict], ...] = (
+    step_within_factor,
+    factor_flat_in_d,
+    sound,
+)
+
+SETTLE: dict[str, str] = {
+    # a claim fragment -> what would settle the verdict when it is not consistent
+    "grow with d": (
+        "`--preset standard` (lazy d = 25, 100, 196, 784; quick: 2 dimensions) or `--preset "
+        "paper` (lazy d = 25 to 784, 4 widths, 5 networks)"
+    ),
+}
+
+
+def _headline(table: pd.DataFrame, rows: pd.DataFrame, family: str) -> dict[str, Any]:
+    """Median ratios (overall, per d, per width), solve times and the widest width solved."""
+    per_width = table[table["family"] == family].groupby("width")
+    solved = [
+        int(str(m))
+        for m, group in per_width
+        if bool(group["optimal"].all()) and float(group["solve_cpu"].max()) <= SOLVE_SECONDS
+    ]
+    by_dim = _by_dim(rows, "ratio_step")
+    out: dict[str, Any] = {
+        f"median_ratio_{kind}": float(rows[f"ratio_{kind}"].median())
+        for kind in ("step", "pgd", "certified")
+    }
+    out |= {
+        "median_ratio_step_by_dim": {str(k): float(v) for k, v in by_dim.items()},
+        "median_ratio_pgd_by_dim": {
+            str(k): float(v) for k, v in _by_dim(rows, "ratio_pgd").items()
+        },
+        "median_ratio_step_by_width": {
+            str(k): float(v) for k, v in rows.groupby("width")["ratio_step"].median().items()
+        },
+        "fraction_optimal": float(table[table["family"] == family]["optimal"].mean()),
+        "median_solve_cpu_seconds": float(rows["solve_cpu"].median()),
+        "max_solve_cpu_seconds": float(rows["solve_cpu"].max()),
+        "max_solve_wall_seconds": float(rows["solve_time"].max()),
+        "largest_width_solved_within_10s": max(solved) if solved else None,
+    }
+    return out
+
+
+def summarize(table: pd.DataFrame, config: Config) -> Summary:
+    """Median ratios and solve times per family, and CLAIMS per family."""
+    headline: dict[str, Any] = {}
+    verdicts: list[Verdict] = []
+    for family in config.family:
+        rows = _solved(table, family)
+        if rows.empty:
+            continue
+        headline[family] = _headline(table, rows, family)
+        found = [claim(rows, family) for claim in CLAIMS]
+        slope = found[1].measured
+        if slope is not None:
+            headline[family]["slope_ratio_step_in_d"] = slope
+        verdicts.extend(found)
+    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
+
+
+# --------------------------------------------------------------------------- figures
 def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
     """Median (quartiles) of the three ratios against d per family; solve time against d."""
     fig, axes = new_figure(len(config.family))
