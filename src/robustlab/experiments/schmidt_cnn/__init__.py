@@ -14,6 +14,9 @@ of adversarially trained nets falls with n, and its gap to their standard error 
 smallest n than at the largest (robust generalization needs more data). CIFAR-10, the slides'
 other data set, is not available here; the protocol table (PROTOCOL) names every other
 deviation.
+
+This module holds Config, cells, run_cell and the claims (CLAIMS, each one kind of
+`robustlab.theory.claims`; summarize); `theory` the Gaussian model, `figures` the figure.
 """
 
 from __future__ import annotations
@@ -24,10 +27,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 from pydantic import Field, field_validator
 from torch import Tensor, nn
 
@@ -41,13 +42,33 @@ from robustlab.experiments.base import (
     Summary,
     grid,
 )
+from robustlab.experiments.schmidt_cnn.figures import figures
+from robustlab.experiments.schmidt_cnn.theory import gaussian_curves, theory
 from robustlab.learners import adversarial_training
 from robustlab.models import PaperConvNet
-from robustlab.plotting import new_figure, plot_measured, plot_theory
 from robustlab.theory import claims
 from robustlab.theory.claims import settle_each
 from robustlab.theory.fitting import Verdict
-from robustlab.theory.schmidt import gaussian_linear_error, gaussian_sigma
+
+__all__ = [
+    "CAPTIONS",
+    "CLAIMS",
+    "FIGURE",
+    "LEVEL",
+    "PAPER",
+    "PRESETS",
+    "PROTOCOL",
+    "SETTLE",
+    "VERSION",
+    "Config",
+    "cells",
+    "estimate_memory",
+    "figures",
+    "gaussian_curves",
+    "run_cell",
+    "summarize",
+    "theory",
+]
 
 PAPER = "003"
 FIGURE = "Schmidt et al. slide: CNNs, standard vs robust error on MNIST"
@@ -56,8 +77,6 @@ VERSION = 1
 TrainingName = Literal["standard", "adversarial"]
 #: Test points attacked at once.
 TEST_CHUNK = 1000
-#: Draws of w = sum_i y_i x_i averaged for the Gaussian model's expected errors.
-GAUSSIAN_DRAWS = 200
 #: Significance level of the trend and gap tests.
 LEVEL = 0.05
 
@@ -274,52 +293,6 @@ def estimate_memory(config: Config) -> int:
     return 4 * 70_000 * 784 * 2 + 4 * TEST_CHUNK * (10 * 24 * 24 * 4 + 784 * 6)
 
 
-# --------------------------------------------------------------------------- theory
-def gaussian_curves(
-    n_values: list[int], *, eps: float, c1: float, d: int = 784, seed: int = 0
-) -> dict[str, list[float]]:
-    """Expected standard and l_inf-robust error of w = sum_i y_i x_i in the Gaussian model, at
-    each n of `n_values`.
-
-    Schmidt et al. 2018 (paper 003): theta* = (1, ..., 1) (||theta*|| = sqrt d), sigma =
-    c1 d^{1/4}; w ~ N(n theta*, n sigma^2 I) exactly, averaged over GAUSSIAN_DRAWS draws.
-    """
-    sigma = gaussian_sigma(d, c1=c1)
-    theta = np.ones(d)
-    rng = np.random.default_rng(seed)
-    standard, robust = [], []
-    for n in n_values:
-        w = n * theta + math.sqrt(n) * sigma * rng.standard_normal((GAUSSIAN_DRAWS, d))
-        standard.append(float(gaussian_linear_error(w, theta, sigma=sigma).mean()))
-        robust.append(float(gaussian_linear_error(w, theta, sigma=sigma, eps=eps).mean()))
-    return {"n": [float(n) for n in n_values], "standard": standard, "robust": robust}
-
-
-def theory(config: Config) -> dict[str, Any]:
-    """The Gaussian model at the experiment's n: its errors and its sample complexities."""
-    d = 784
-    top = max(config.n_train)
-    grid_n = sorted({int(v) for v in np.geomspace(1, top, 25).round()})
-    return {
-        "gaussian_model": gaussian_curves(
-            grid_n, eps=config.gaussian_eps, c1=config.gaussian_c1, d=d
-        ),
-        "gaussian_setting": {
-            "d": d,
-            "sigma": gaussian_sigma(d, c1=config.gaussian_c1),
-            "eps": config.gaussian_eps,
-        },
-        "standard_sample_complexity": "n = 1 suffices for sigma <= c d^{1/4}",
-        "robust_sample_complexity": "n ~ eps^2 sqrt(d) = "
-        f"{config.gaussian_eps**2 * math.sqrt(d):.3g} up to constants and a log d factor "
-        "(eq. 17)",
-        "claims": [
-            "the robust error of adversarially trained nets falls with n",
-            "the robust-standard gap is wider at the smallest n than at the largest",
-        ],
-    }
-
-
 # --------------------------------------------------------------------------- claims
 def _adversarial(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["training"] == "adversarial"]
@@ -391,45 +364,3 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
         return Summary(headline=headline)
     verdicts = [claim(table, config) for claim in CLAIMS]
     return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
-
-
-# --------------------------------------------------------------------------- figures
-def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
-    """Left: the CNNs' standard and robust test error against n; right: the Gaussian model."""
-    fig, (left, right) = new_figure(2, width=4.6, height=3.6)
-    colors = {"standard": "tab:blue", "adversarial": "tab:red"}
-    for training, rows in table.groupby("training"):
-        for column, style in (("standard_error", "-"), ("robust_error", "--")):
-            stats_ = rows.groupby("n_train")[column].agg(["mean", "min", "max"]).reset_index()
-            plot_measured(
-                left,
-                stats_["n_train"],
-                stats_["mean"],
-                low=stats_["min"],
-                high=stats_["max"],
-                label=f"{training} training, {column.split('_')[0]} error",
-                color=colors.get(str(training), "tab:gray"),
-                linestyle=style,
-            )
-    left.set_xscale("log")
-    left.set_xlabel("training samples $n$")
-    left.set_ylabel("test error")
-    left.set_title(rf"CNNs on MNIST, PGD-$\ell_\infty$ $\varepsilon = {config.eps:g}$", fontsize=9)
-    left.grid(True, which="both", alpha=0.25)
-    left.legend(fontsize=7)
-    curves = theory(config)["gaussian_model"]
-    plot_theory(right, curves["n"], curves["standard"], label="standard error", color="tab:blue")
-    plot_theory(
-        right, curves["n"], curves["robust"], label=r"$\ell_\infty$-robust error", color="tab:red"
-    )
-    right.set_xscale("log")
-    right.set_xlabel("training samples $n$")
-    right.set_ylabel("error of $w = \\sum_i y_i x_i$")
-    right.set_title(
-        rf"Gaussian model, $d = 784$, $\sigma = {config.gaussian_c1:g} d^{{1/4}}$, "
-        rf"$\varepsilon = {config.gaussian_eps:g}$",
-        fontsize=9,
-    )
-    right.grid(True, which="both", alpha=0.25)
-    right.legend(fontsize=7)
-    return {"errors_vs_n": fig}
