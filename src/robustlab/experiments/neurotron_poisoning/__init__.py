@@ -130,10 +130,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "moment_samples": 20_000,
         "seeds": 1,
     },
-    # N(0,1) at the paper's n = 100, eta = 1e-4 and 40,000 steps with 5 runs per theta, to settle
-    # the quick run's Neuro-Tron vs SGD comparison and the published SGD on w_adv labels (which
-    # diverges at quick's 10x eta); cut against the paper: one input law, 4 thetas, 5 runs, no
-    # beta sweep or adaptive oracle, for a run of about 30 min here.
+    # N(0,1) at the paper's n = 100, eta = 1e-4 and 40,000 steps with 5 runs per theta: settles
+    # the published SGD on w_adv labels (it diverges at quick's 10x eta) and shows why Neuro-Tron
+    # vs SGD stays open (docs/results/standard/neurotron-poisoning). Cut against the paper: one
+    # input law, 4 thetas, 5 runs, no beta sweep or adaptive oracle; 17 min wall at load 18.
     "standard": {
         "distributions": [
             {"name": "N(0,1)", "family": "gaussian", "scale": 1.0, "dim": 100, "eta": 1e-4}

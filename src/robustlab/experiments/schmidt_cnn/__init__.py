@@ -172,9 +172,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "test_attack_steps": 5,
         "test_points": 300,
     },
-    # Settles both quick verdicts (one seed, 100 steps: no pair, no trend) in about 25 min wall
-    # here at load ~10 (probe: an adversarial n = 10000 cell of 1000 steps took 235 s); cut
-    # against the paper preset: eps 0.1, 500 steps, 3-step PGD in training, n up to 6400.
+    # Settles both quick verdicts (one seed, 100 steps: no pair, no trend); measured 50 min wall
+    # at load 11-21 (a quieter machine needs about half). Cut against the paper preset: eps 0.1,
+    # 500 steps, 3-step PGD in training, n up to 6400.
     "standard": {
         "n_train": [100, 400, 1600, 6400],
         "steps": 500,
