@@ -67,6 +67,7 @@ __all__ = [
     "paper_table",
     "rank_order",
     "rank_order_over_runs",
+    "rank_trend",
     "relative_error",
     "settle_each",
     "settled",
@@ -755,3 +756,56 @@ def rank_order_over_runs(
     )
     more = "more paired runs, to separate the tied pairs from the noise"
     return settled(verdict, more if kind == "inconclusive" else None)
+
+
+# ------------------------------------------------------------------ a trend from a few points
+def rank_trend(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    *,
+    claim: str,
+    expect: Literal["increasing", "decreasing"],
+    alpha: float = 0.05,
+    min_levels: int = 3,
+) -> Verdict:
+    """y rises (or falls) with x, judged by Kendall's tau with its exact p-value when it has one.
+
+    `trend` (Spearman) takes its p-value from a t approximation, which calls three points in
+    order significant (p = 0); Kendall's exact test cannot go below 1/n! (3 points: 1/6), so a
+    handful of points stays inconclusive. One-sided tests: consistent when tau has the
+    predicted sign with p < alpha, inconsistent when it has the other sign with p < alpha
+    (the p-value of the other side), else inconclusive. measured: tau; predicted: +1 or -1.
+    Inconclusive with fewer than `min_levels` distinct x. Raises ValueError for mismatched
+    lengths or alpha outside (0, 1).
+    """
+    require_open_unit("alpha", alpha)
+    xs, ys = as_float64(x, name="x").reshape(-1), as_float64(y, name="y").reshape(-1)
+    if xs.shape != ys.shape:
+        raise ValueError(f"x and y must have the same length, got {xs.size} and {ys.size}")
+    sign = 1.0 if expect == "increasing" else -1.0
+    levels = int(np.unique(xs).size)
+    if levels < min_levels:
+        reason = f"only {levels} distinct x values (need {min_levels})"
+        more = f"a grid with at least {min_levels} distinct x values"
+        return inconclusive(claim, reason, predicted=sign, settle=more)
+    greater = stats.kendalltau(xs, ys, alternative="greater")
+    tau = float(greater.statistic)
+    if not math.isfinite(tau):
+        return inconclusive(claim, "y does not vary: no rank correlation", predicted=sign)
+    p_up = float(greater.pvalue)
+    p_down = float(stats.kendalltau(xs, ys, alternative="less").pvalue)
+    p_right, p_wrong = (p_up, p_down) if sign > 0 else (p_down, p_up)
+    kind: VerdictKind = (
+        "consistent"
+        if tau * sign > 0 and p_right < alpha
+        else "inconsistent"
+        if tau * sign < 0 and p_wrong < alpha
+        else "inconclusive"
+    )
+    p = p_right if tau * sign > 0 else p_wrong
+    reason = f"Kendall tau = {tau:.3f} over {xs.size} points, one-sided p = {p:.2g}"
+    if kind == "inconclusive":
+        reason += f": not significant at {alpha:g}"
+        more = "more seeds per x value (or more x values), for significance"
+        return inconclusive(claim, reason, measured=tau, predicted=sign, settle=more)
+    return Verdict(claim, kind, tau, sign, reason)

@@ -11,6 +11,9 @@ trained lazily on MNIST 0 vs 1 (paper 002's setting: NTK initialization, SGD sto
 lazy ball C0 / sqrt(m)), at widths the solver handles and d from 16 to 784. Claims: the single
 step is within a constant factor of optimal, that factor does not grow with d, and on every
 point certified <= exact <= every attack (soundness).
+
+This module holds Config, cells, run_cell and theory; `claims` the claims (CLAIMS, each one kind
+of `robustlab.theory.claims`; summarize), `figures` the figures.
 """
 
 from __future__ import annotations
@@ -21,37 +24,54 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
 from pydantic import Field, field_validator
 
 from robustlab.attacks import minimal_gradient_step, minimal_perturbation, pgd
 from robustlab.data import ALLOWED_DIMS, mnist_binary
 from robustlab.data.synthetic import sphere
-from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, ProtocolRow, Summary
+from robustlab.experiments.attack_optimality.claims import (
+    CLAIMS,
+    SETTLE,
+    SLOPE_TOLERANCE,
+    SOLVE_SECONDS,
+    SOUND_RTOL,
+    STEP_FACTOR,
+    summarize,
+)
+from robustlab.experiments.attack_optimality.figures import figures
+from robustlab.experiments.base import Cell, CellContext, ExperimentConfig, ProtocolRow
 from robustlab.learners import sgd
 from robustlab.models import TwoLayerNet
-from robustlab.plotting import loglog, new_figure, plot_measured, plot_theory
-from robustlab.theory.claims import settle_each
-from robustlab.theory.fitting import Verdict, check_upper_bound, compare_exponent, fit_loglog_slope
 from robustlab.theory.lazy import lazy_radius
 from robustlab.verify import STATUSES, certified_radius, exact_minimal_perturbation
+
+__all__ = [
+    "CAPTIONS",
+    "CLAIMS",
+    "FIGURE",
+    "PAPER",
+    "PRESETS",
+    "PROTOCOL",
+    "SETTLE",
+    "SLOPE_TOLERANCE",
+    "SOLVE_SECONDS",
+    "SOUND_RTOL",
+    "STEP_FACTOR",
+    "VERSION",
+    "Config",
+    "cells",
+    "estimate_memory",
+    "figures",
+    "run_cell",
+    "summarize",
+    "theory",
+]
 
 PAPER = "002"
 FIGURE = "Theorem 3.1 / Bubeck et al. eq. (5): attack radius against the exact minimum"
 VERSION = 1
 
 Family = Literal["random", "lazy"]
-
-#: "Within a constant factor": the median single-step / exact ratio at every d stays below it.
-STEP_FACTOR = 2.0
-#: Largest |slope| of the median step / exact ratio in d that still counts as "does not grow".
-SLOPE_TOLERANCE = 0.1
-#: Slack of the soundness check: the exact radius asks the margin to reach -1e-5 |f(x)|.
-SOUND_RTOL = 1e-4
-#: CPU seconds per point within which a solve counts as "solved exactly" (CPU, not wall time:
-#: the solvers run single-threaded in process, and CPU time does not grow with machine load).
-SOLVE_SECONDS = 10.0
 
 
 class Config(ExperimentConfig):
@@ -102,6 +122,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "width": [10],
         "networks": 1,
         "points": 6,
+        "pgd_steps": 30,
+        "bisection": 10,
+        "seeds": 1,
+    },
+    # Settles the lazy slope in d (quick: 2 lazy dimensions, no slope); a few minutes wall.
+    "standard": {
+        "random_dim": [16, 64, 256, 784],
+        "lazy_dim": [25, 100, 196, 784],
+        "width": [10],
+        "networks": 2,
+        "points": 10,
         "pgd_steps": 30,
         "bisection": 10,
         "seeds": 1,
@@ -279,143 +310,6 @@ def theory(config: Config) -> dict[str, Any]:
         "paper_002": "one step flips at ||delta|| ~ d^-1/2 ||x|| (Theorem 3.1), an upper bound",
         "paper_003": "one step with |eta| = O(1) flips a random net (Bubeck et al., eq. (5))",
     }
-
-
-def _by_dim(rows: pd.DataFrame, column: str) -> pd.Series:
-    return rows.groupby("dim")[column].median()
-
-
-SETTLE: dict[str, str] = {
-    # a claim fragment -> what would settle the verdict when it is not consistent
-    "grow with d": (
-        "`--preset paper` (lazy d = 25, 49, 100, 196, 400, 784; 4 widths, 5 networks; quick: 2 "
-        "dimensions) or `--set 'lazy_dim=[25,100,400,784]'`"
-    ),
-}
-
-
-def summarize(table: pd.DataFrame, config: Config) -> Summary:
-    """Median ratios per family and d, solve times, and the three claims' verdicts."""
-    headline: dict[str, Any] = {}
-    verdicts: list[Verdict] = []
-    for family in config.family:
-        rows = table[(table["family"] == family) & table["optimal"] & (table["exact"] > 0)]
-        if rows.empty:
-            continue
-        step_by_dim = _by_dim(rows, "ratio_step")
-        per_width = table[table["family"] == family].groupby("width")
-        solved = [
-            int(str(m))
-            for m, group in per_width
-            if bool(group["optimal"].all()) and float(group["solve_cpu"].max()) <= SOLVE_SECONDS
-        ]
-        headline[family] = {
-            "median_ratio_step": float(rows["ratio_step"].median()),
-            "median_ratio_pgd": float(rows["ratio_pgd"].median()),
-            "median_ratio_certified": float(rows["ratio_certified"].median()),
-            "median_ratio_step_by_dim": {str(k): float(v) for k, v in step_by_dim.items()},
-            "median_ratio_pgd_by_dim": {
-                str(k): float(v) for k, v in _by_dim(rows, "ratio_pgd").items()
-            },
-            "median_ratio_step_by_width": {
-                str(k): float(v) for k, v in rows.groupby("width")["ratio_step"].median().items()
-            },
-            "fraction_optimal": float(table[table["family"] == family]["optimal"].mean()),
-            "median_solve_cpu_seconds": float(rows["solve_cpu"].median()),
-            "max_solve_cpu_seconds": float(rows["solve_cpu"].max()),
-            "max_solve_wall_seconds": float(rows["solve_time"].max()),
-            "largest_width_solved_within_10s": max(solved) if solved else None,
-        }
-        worst = float(step_by_dim.max())
-        verdicts.append(
-            check_upper_bound(
-                worst,
-                STEP_FACTOR,
-                claim=f"{family}: the single gradient step is within a factor "
-                f"{STEP_FACTOR:g} of the exact minimal perturbation (median over points, every d)",
-            )
-        )
-        try:
-            fit = fit_loglog_slope(step_by_dim.index, step_by_dim.to_numpy(), drop_invalid=True)
-            verdicts.append(
-                compare_exponent(
-                    fit,
-                    0.0,
-                    tolerance=SLOPE_TOLERANCE,
-                    claim=f"{family}: the step / exact factor does not grow with d",
-                )
-            )
-            headline[family]["slope_ratio_step_in_d"] = fit.slope
-        except ValueError as err:
-            verdicts.append(
-                Verdict(
-                    f"{family}: the step / exact factor does not grow with d",
-                    "inconclusive",
-                    None,
-                    0.0,
-                    str(err),
-                )
-            )
-        verdicts.append(_soundness(family, rows))
-    return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
-
-
-def _soundness(family: str, rows: pd.DataFrame) -> Verdict:
-    """certified <= exact <= min(step, PGD) on every optimally solved point."""
-    exact = rows["exact"].to_numpy()
-    attacks = np.minimum(rows["step"].to_numpy(), rows["pgd"].to_numpy())
-    below = rows["certified"].to_numpy() <= exact * (1 + 1e-9)
-    above = exact <= attacks * (1 + SOUND_RTOL)
-    fraction = float(np.mean(below & above))
-    return Verdict(
-        f"{family}: certified <= exact <= every attack, on every point",
-        "consistent" if fraction == 1.0 else "inconsistent",
-        fraction,
-        1.0,
-        f"{int(np.sum(~below))} points with certified > exact, {int(np.sum(~above))} with an "
-        f"attack below exact (relative slack {SOUND_RTOL:g}), of {len(rows)}",
-    )
-
-
-def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
-    """Median (quartiles) of the three ratios against d per family; solve time against d."""
-    fig, axes = new_figure(len(config.family))
-    axes_list = list(np.atleast_1d(axes))
-    time_fig, time_ax = new_figure(1)
-    for ax, family in zip(axes_list, config.family, strict=True):
-        rows = table[(table["family"] == family) & table["optimal"] & (table["exact"] > 0)]
-        for column, label in (
-            ("ratio_step", "single step / exact"),
-            ("ratio_pgd", "PGD / exact"),
-            ("ratio_certified", "certified / exact"),
-        ):
-            for m, group in rows.groupby("width"):
-                q = group.groupby("dim")[column].quantile(np.array([0.25, 0.5, 0.75])).unstack()
-                plot_measured(
-                    ax, q.index, q[0.5], low=q[0.25], high=q[0.75], label=f"{label}, m={m}"
-                )
-        if not rows.empty:
-            dims = np.array(sorted(rows["dim"].unique()), dtype=float)
-            plot_theory(ax, dims, np.ones_like(dims), label="optimal (ratio 1)")
-        loglog(ax, xlabel=r"dimension $d$", ylabel="radius / exact radius", title=family)
-        if not rows.empty:
-            ax.set_xticks(dims)
-            ax.xaxis.set_major_formatter(ScalarFormatter())
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=6)
-        times = table[table["family"] == family].groupby(["dim", "width"])["solve_cpu"].median()
-        for m in config.width:
-            sel = times.xs(m, level="width") if m in times.index.get_level_values(1) else None
-            if sel is not None and not sel.empty:
-                plot_measured(time_ax, sel.index, sel.to_numpy(), label=f"{family}, m={m}")
-    loglog(time_ax, xlabel=r"dimension $d$", ylabel="median exact solve CPU time per point (s)")
-    if not table.empty:
-        time_ax.set_xticks(np.array(sorted(table["dim"].unique()), dtype=float))
-        time_ax.xaxis.set_major_formatter(ScalarFormatter())
-        time_ax.xaxis.set_minor_formatter(NullFormatter())
-    time_ax.legend(fontsize=7)
-    fig.suptitle("Attack radius against the exact minimal l2 perturbation")
-    return {"ratio_vs_dimension": fig, "solve_time": time_fig}
 
 
 def estimate_memory(config: Config) -> int:

@@ -14,20 +14,22 @@ of adversarially trained nets falls with n, and its gap to their standard error 
 smallest n than at the largest (robust generalization needs more data). CIFAR-10, the slides'
 other data set, is not available here; the protocol table (PROTOCOL) names every other
 deviation.
+
+This module holds Config, cells, run_cell and the claims (CLAIMS, each one kind of
+`robustlab.theory.claims`; summarize); `theory` the Gaussian model, `figures` the figure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from functools import partial
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 from pydantic import Field, field_validator
-from scipy import stats
 from torch import Tensor, nn
 
 from robustlab.attacks import pgd
@@ -40,12 +42,33 @@ from robustlab.experiments.base import (
     Summary,
     grid,
 )
+from robustlab.experiments.schmidt_cnn.figures import figures
+from robustlab.experiments.schmidt_cnn.theory import gaussian_curves, theory
 from robustlab.learners import adversarial_training
 from robustlab.models import PaperConvNet
-from robustlab.plotting import new_figure, plot_measured, plot_theory
+from robustlab.theory import claims
 from robustlab.theory.claims import settle_each
-from robustlab.theory.fitting import Verdict, VerdictKind
-from robustlab.theory.schmidt import gaussian_linear_error, gaussian_sigma
+from robustlab.theory.fitting import Verdict
+
+__all__ = [
+    "CAPTIONS",
+    "CLAIMS",
+    "FIGURE",
+    "LEVEL",
+    "PAPER",
+    "PRESETS",
+    "PROTOCOL",
+    "SETTLE",
+    "VERSION",
+    "Config",
+    "cells",
+    "estimate_memory",
+    "figures",
+    "gaussian_curves",
+    "run_cell",
+    "summarize",
+    "theory",
+]
 
 PAPER = "003"
 FIGURE = "Schmidt et al. slide: CNNs, standard vs robust error on MNIST"
@@ -54,8 +77,6 @@ VERSION = 1
 TrainingName = Literal["standard", "adversarial"]
 #: Test points attacked at once.
 TEST_CHUNK = 1000
-#: Draws of w = sum_i y_i x_i averaged for the Gaussian model's expected errors.
-GAUSSIAN_DRAWS = 200
 #: Significance level of the trend and gap tests.
 LEVEL = 0.05
 
@@ -150,6 +171,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_attack_steps": 3,
         "test_attack_steps": 5,
         "test_points": 300,
+    },
+    # Settles both quick verdicts (one seed, 100 steps: no pair, no trend); measured 50 min wall
+    # at load 11-21 (a quieter machine needs about half). Cut against the paper preset: eps 0.1,
+    # 500 steps, 3-step PGD in training, n up to 6400.
+    "standard": {
+        "n_train": [100, 400, 1600, 6400],
+        "steps": 500,
+        "eps": 0.1,
+        "train_attack_steps": 3,
+        "test_attack_steps": 10,
+        "test_points": 500,
+        "seeds": 3,
     },
     "paper": {"seeds": 3},
 }
@@ -260,131 +293,61 @@ def estimate_memory(config: Config) -> int:
     return 4 * 70_000 * 784 * 2 + 4 * TEST_CHUNK * (10 * 24 * 24 * 4 + 784 * 6)
 
 
-# --------------------------------------------------------------------------- theory
-def gaussian_curves(
-    n_values: list[int], *, eps: float, c1: float, d: int = 784, seed: int = 0
-) -> dict[str, list[float]]:
-    """Expected standard and l_inf-robust error of w = sum_i y_i x_i in the Gaussian model, at
-    each n of `n_values`.
-
-    Schmidt et al. 2018 (paper 003): theta* = (1, ..., 1) (||theta*|| = sqrt d), sigma =
-    c1 d^{1/4}; w ~ N(n theta*, n sigma^2 I) exactly, averaged over GAUSSIAN_DRAWS draws.
-    """
-    sigma = gaussian_sigma(d, c1=c1)
-    theta = np.ones(d)
-    rng = np.random.default_rng(seed)
-    standard, robust = [], []
-    for n in n_values:
-        w = n * theta + math.sqrt(n) * sigma * rng.standard_normal((GAUSSIAN_DRAWS, d))
-        standard.append(float(gaussian_linear_error(w, theta, sigma=sigma).mean()))
-        robust.append(float(gaussian_linear_error(w, theta, sigma=sigma, eps=eps).mean()))
-    return {"n": [float(n) for n in n_values], "standard": standard, "robust": robust}
+# --------------------------------------------------------------------------- claims
+def _adversarial(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["training"] == "adversarial"]
 
 
-def theory(config: Config) -> dict[str, Any]:
-    """The Gaussian model at the experiment's n: its errors and its sample complexities."""
-    d = 784
-    top = max(config.n_train)
-    grid_n = sorted({int(v) for v in np.geomspace(1, top, 25).round()})
-    return {
-        "gaussian_model": gaussian_curves(
-            grid_n, eps=config.gaussian_eps, c1=config.gaussian_c1, d=d
-        ),
-        "gaussian_setting": {
-            "d": d,
-            "sigma": gaussian_sigma(d, c1=config.gaussian_c1),
-            "eps": config.gaussian_eps,
-        },
-        "standard_sample_complexity": "n = 1 suffices for sigma <= c d^{1/4}",
-        "robust_sample_complexity": "n ~ eps^2 sqrt(d) = "
-        f"{config.gaussian_eps**2 * math.sqrt(d):.3g} up to constants and a log d factor "
-        "(eq. 17)",
-        "claims": [
-            "the robust error of adversarially trained nets falls with n",
-            "the robust-standard gap is wider at the smallest n than at the largest",
-        ],
-    }
-
-
-# --------------------------------------------------------------------------- summary
-def _trend_verdict(rows: pd.DataFrame) -> Verdict:
-    """Robust error of adversarially trained nets against n: Kendall's tau < 0, one-sided
-    (exact for few untied points, so 3 sizes and one seed cannot reach p < 0.05)."""
-    claim = "adversarial training: the robust test error falls with the number of samples n"
-    if rows["n_train"].nunique() < 3:
-        return Verdict(claim, "inconclusive", None, -1.0, "fewer than 3 sample sizes")
-    result = stats.kendalltau(rows["n_train"], rows["robust_error"], alternative="less")
-    tau, p_less = float(result.statistic), float(result.pvalue)
-    p_greater = float(
-        stats.kendalltau(rows["n_train"], rows["robust_error"], alternative="greater").pvalue
-    )
-    kind: VerdictKind
-    if tau < 0 and p_less < LEVEL:
-        kind = "consistent"
-    elif tau > 0 and p_greater < LEVEL:
-        kind = "inconsistent"
-    else:
-        kind = "inconclusive"
-    return Verdict(
-        claim,
-        kind,
-        tau,
-        -1.0,
-        f"Kendall tau {tau:.3f} over {len(rows)} nets (one-sided p = {min(p_less, p_greater):.3g})",
+def robust_error_falls(table: pd.DataFrame, config: Config) -> Verdict:
+    """Robust error of the adversarially trained nets against n: Kendall's tau, exact test
+    (3 sizes and one seed cannot reach p < 0.05)."""
+    rows = _adversarial(table)
+    return claims.rank_trend(
+        rows["n_train"],
+        rows["robust_error"],
+        claim="adversarial training: the robust test error falls with the number of samples n",
+        expect="decreasing",
+        alpha=LEVEL,
     )
 
 
-def _gap_verdict(rows: pd.DataFrame) -> Verdict:
-    """Robust minus standard error at the smallest n against the largest n (per seed)."""
-    claim = (
-        "adversarial training: the gap robust - standard test error is wider at the smallest n "
-        "than at the largest (robust generalization needs more data)"
+def gap_narrows(table: pd.DataFrame, config: Config) -> Verdict:
+    """Robust minus standard error at the smallest n minus that at the largest n, paired by
+    seed: above zero (t test)."""
+    rows = _adversarial(table)
+    gap = rows.assign(gap=rows["robust_error"] - rows["standard_error"])
+    small, large = (
+        gap[gap["n_train"] == n].set_index("seed")["gap"]
+        for n in (min(gap["n_train"]), max(gap["n_train"]))
     )
-    gap = (rows["robust_error"] - rows["standard_error"]).to_numpy(dtype=float)
-    frame = rows.assign(gap=gap)
-    small, large = frame["n_train"].min(), frame["n_train"].max()
-    at_small = frame[frame["n_train"] == small].set_index("seed")["gap"]
-    at_large = frame[frame["n_train"] == large].set_index("seed")["gap"]
-    diff = (at_small - at_large.reindex(at_small.index)).dropna().to_numpy(dtype=float)
-    mean = float(diff.mean()) if diff.size else math.nan
-    test_size = float(rows["test_size"].min())
-    # one seed: the difference must exceed twice the binomial noise of two test-set errors
-    noise = 2 * math.sqrt(2 * 0.25 / test_size)
-    kind: VerdictKind
-    if diff.size >= 2 and float(np.ptp(diff)) > 0:
-        p = float(stats.ttest_1samp(diff, 0.0, alternative="greater").pvalue)
-        kind = "consistent" if p < LEVEL else ("inconsistent" if mean < 0 else "inconclusive")
-        why = f"paired over {diff.size} seeds, one-sided p = {p:.3g}"
-    else:
-        kind = (
-            "consistent" if mean > noise else ("inconsistent" if mean < -noise else "inconclusive")
-        )
-        why = f"{diff.size} seed(s): compared with the test-set noise {noise:.3f}"
-    return Verdict(
-        claim,
-        kind,
-        mean,
-        None,
-        f"gap at n = {small}: {float(at_small.mean()):.3f}, at n = {large}: "
-        f"{float(at_large.mean()):.3f}; {why}",
+    verdict = claims.paired_difference(
+        (small - large.reindex(small.index)).dropna(),
+        claim="adversarial training: the gap robust - standard test error is wider at the "
+        "smallest n than at the largest (robust generalization needs more data)",
+        expect="positive",
+        alpha=LEVEL,
     )
+    where = f"gap at the smallest n {small.mean():.3f}, at the largest {large.mean():.3f}; "
+    return dataclasses.replace(verdict, reason=where + verdict.reason)
 
+
+#: The claims, in the order of the summary (each one kind of `robustlab.theory.claims`).
+CLAIMS: tuple[Callable[[pd.DataFrame, Config], Verdict], ...] = (robust_error_falls, gap_narrows)
 
 SETTLE: dict[str, str] = {
     # a claim fragment -> what would settle the verdict when it is not consistent
     "falls with the number of samples": (
-        "`--preset paper` (6 sample sizes 100 to 60000, 3 seeds, 4000 steps; quick: 3 sizes, 1 "
-        "seed, 100 steps)"
+        "`--preset standard` (4 sizes 100 to 6400, 3 seeds, 600 steps; quick: 3 sizes, 1 "
+        "seed, 100 steps) or `--preset paper`"
     ),
     "gap robust - standard": (
-        "`--preset paper` (3 seeds, n up to 60000, 20-step test attack): the quick gap "
-        "difference is below the test-set noise"
+        "`--preset standard` (3 seeds: a paired test; quick has one seed, so no pair)"
     ),
 }
 
 
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
-    """Standard and robust test error per (training, n), the Gaussian model beside, verdicts."""
+    """Standard and robust test error per (training, n), the Gaussian model beside, CLAIMS."""
     means = table.groupby(["training", "n_train"])[["standard_error", "robust_error"]].mean()
     headline: dict[str, Any] = {}
     for _, row in means.reset_index().iterrows():
@@ -393,57 +356,11 @@ def summarize(table: pd.DataFrame, config: Config) -> Summary:
             "robust_error": round(float(row["robust_error"]), 4),
         }
     gaussian = theory(config)["gaussian_model"]
-    headline["gaussian_model_n_for_1pct_robust_error"] = next(
-        (n for n, r in zip(gaussian["n"], gaussian["robust"], strict=True) if r <= 0.01), None
-    )
-    headline["gaussian_model_n_for_1pct_standard_error"] = next(
-        (n for n, s in zip(gaussian["n"], gaussian["standard"], strict=True) if s <= 0.01), None
-    )
-    verdicts: list[Verdict] = []
-    adversarial = table[table["training"] == "adversarial"]
-    if not adversarial.empty:
-        verdicts.append(_trend_verdict(adversarial))
-        verdicts.append(_gap_verdict(adversarial))
+    for kind in ("robust", "standard"):
+        headline[f"gaussian_model_n_for_1pct_{kind}_error"] = next(
+            (n for n, e in zip(gaussian["n"], gaussian[kind], strict=True) if e <= 0.01), None
+        )
+    if _adversarial(table).empty:
+        return Summary(headline=headline)
+    verdicts = [claim(table, config) for claim in CLAIMS]
     return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
-
-
-# --------------------------------------------------------------------------- figures
-def figures(table: pd.DataFrame, config: Config) -> dict[str, Figure]:
-    """Left: the CNNs' standard and robust test error against n; right: the Gaussian model."""
-    fig, (left, right) = new_figure(2, width=4.6, height=3.6)
-    colors = {"standard": "tab:blue", "adversarial": "tab:red"}
-    for training, rows in table.groupby("training"):
-        for column, style in (("standard_error", "-"), ("robust_error", "--")):
-            stats_ = rows.groupby("n_train")[column].agg(["mean", "min", "max"]).reset_index()
-            plot_measured(
-                left,
-                stats_["n_train"],
-                stats_["mean"],
-                low=stats_["min"],
-                high=stats_["max"],
-                label=f"{training} training, {column.split('_')[0]} error",
-                color=colors.get(str(training), "tab:gray"),
-                linestyle=style,
-            )
-    left.set_xscale("log")
-    left.set_xlabel("training samples $n$")
-    left.set_ylabel("test error")
-    left.set_title(rf"CNNs on MNIST, PGD-$\ell_\infty$ $\varepsilon = {config.eps:g}$", fontsize=9)
-    left.grid(True, which="both", alpha=0.25)
-    left.legend(fontsize=7)
-    curves = theory(config)["gaussian_model"]
-    plot_theory(right, curves["n"], curves["standard"], label="standard error", color="tab:blue")
-    plot_theory(
-        right, curves["n"], curves["robust"], label=r"$\ell_\infty$-robust error", color="tab:red"
-    )
-    right.set_xscale("log")
-    right.set_xlabel("training samples $n$")
-    right.set_ylabel("error of $w = \\sum_i y_i x_i$")
-    right.set_title(
-        rf"Gaussian model, $d = 784$, $\sigma = {config.gaussian_c1:g} d^{{1/4}}$, "
-        rf"$\varepsilon = {config.gaussian_eps:g}$",
-        fontsize=9,
-    )
-    right.grid(True, which="both", alpha=0.25)
-    right.legend(fontsize=7)
-    return {"errors_vs_n": fig}
