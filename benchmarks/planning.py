@@ -12,10 +12,13 @@ of E m breakpoints and a ball projection ("elementwise"), and tiny `sgd` steps w
 negligible (the per-step overhead). It prints each workload's rate over the probe's rate: the
 efficiencies that `robustlab.planning.plan.EFFICIENCY` and `STEP_SECONDS` state.
 
-check: for each EXPERIMENT:PRESET[:field=value,...] it probes the machine afresh (so that the
-estimate sees the same load as the run), prints the plan's estimate, runs the experiment in
-process (local backend, a fresh temporary folder) and prints measured wall time, the ratio
-measured / estimated and `uptime`'s load before and after.
+check: for each EXPERIMENT:PRESET[:field=json;field=json] it probes the machine afresh, prints
+the plan's estimate (a quiet machine's wall time), runs the experiment in process (local
+backend, 2 threads, a fresh temporary folder) and prints the measured wall time and process
+CPU time (both threads together), their ratios to the estimate and the load before and after.
+On a quiet machine wall / estimate is the check; on a loaded one the wall time grows with the
+load, and CPU / estimate (between 1 and 2 when the estimate is right: 1 for one busy thread,
+2 for two) is the steadier figure.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ THREADS = 2
 
 
 def _load() -> str:
-    return " ".join(os.getloadavg().__repr__().strip("()").split(", ")[:1])
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def _per_step(run: Callable[[int], None], steps: int, threads: int = THREADS) -> float:
@@ -148,13 +151,14 @@ def check(specs: list[str]) -> None:
         before = _load()
         plan = plan_config(experiment, config, machine=probe(THREADS))
         with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             run_experiment(experiment, config, out=Path(out), preset=preset, device="cpu")
-            measured = time.perf_counter() - start
+            measured, cpu = time.perf_counter() - start, time.process_time() - cpu
         mark = "<= " if plan.at_most else ""
+        estimate = plan.wall_seconds
         print(
-            f"| `{spec}` | {len(plan.cells)} | {mark}{plan.wall_seconds:.1f} | {measured:.1f} | "
-            f"{measured / plan.wall_seconds:.2f} | {before}, {_load()} |",
+            f"| `{spec}` | {len(plan.cells)} | {mark}{estimate:.1f} | {measured:.1f} | "
+            f"{measured / estimate:.2f} | {cpu:.1f} | {cpu / estimate:.2f} | {before}, {_load()} |",
             flush=True,
         )
 
