@@ -1,7 +1,7 @@
 """The cost of one cell: FLOPs by kind of work, peak bytes, Python-level steps, solver time.
 
-Counting rules (float32 multiply-adds count 2 FLOPs; elementwise work is not counted as FLOPs
-but as element operations of kind "elementwise"):
+Counting rules (a multiply-add counts 2 FLOPs; elementwise work, kind "elementwise", counts
+element operations, each as one FLOP in the totals):
 
 - a two-layer net x -> a^T sigma(W x) with E members, width m, input d and K outputs costs
   ``2 n E m (d + K)`` forward; one SGD step on b samples ``4 b E m d + 6 b E m K`` (forward,

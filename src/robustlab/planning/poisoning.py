@@ -1,9 +1,9 @@
 """Cost models of paper 001 (poisoning of SGD): poisoning-loss, poisoning-sample-size and
 poisoning-width.
 
-The linear experiments train 10-class linear models on 784 MNIST pixels (``4 b d K`` FLOPs per
-SGD step and member) and poison against a reference model w* that a process trains once per
-seed (`Shared`). poisoning-width trains every width of a cell up to ``max_epochs`` epochs with
+The linear experiments train 10-class linear models on 784 MNIST pixels (``8 b d K`` FLOPs
+per SGD step and member, as counted) and poison against a reference model w* that a process
+trains once per seed (`Shared`). poisoning-width trains every width of a cell up to ``max_epochs`` epochs with
 early stopping (at most), after training the poisoner (regimes A and B).
 """
 
@@ -33,10 +33,15 @@ TRAININGS_PER_WIDTH = 1
 """Trainings of each width in poisoning-width (1: the preset lr; k-fold lr selection: k + 1)."""
 
 
+_LINEAR_PASSES = 4
+"""(b, d, K) products per SGD step of a linear model: FlopCounterMode counts 4 in `sgd` on a
+LinearModel (8 b d K FLOPs), twice the minimum of forward and weight gradient."""
+
+
 def _linear_training(n: int, epochs: int, b: int, members: int) -> tuple[float, int]:
     """(FLOPs, steps) of `members` linear K-class models trained ``epochs`` epochs on n."""
     steps = epochs * math.ceil(n / b)
-    return steps * 4.0 * b * _D * _K * members, steps
+    return steps * _LINEAR_PASSES * 2.0 * b * _D * _K * members, steps
 
 
 def _poison(n: int, steps: int) -> float:
