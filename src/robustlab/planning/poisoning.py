@@ -3,8 +3,9 @@ poisoning-width.
 
 The linear experiments train 10-class linear models on 784 MNIST pixels (``8 b d K`` FLOPs
 per SGD step and member, as counted) and poison against a reference model w* that a process
-trains once per seed (`Shared`). poisoning-width trains every width of a cell up to ``max_epochs`` epochs with
-early stopping (at most), after training the poisoner (regimes A and B).
+trains once per seed (`Shared`). poisoning-width trains every width of a cell up to
+``max_epochs`` epochs with early stopping (at most), after training the poisoner (regimes A
+and B).
 """
 
 from __future__ import annotations
