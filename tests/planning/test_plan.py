@@ -18,7 +18,13 @@ from robustlab.planning import (
     build_plan,
     plan_config,
 )
-from robustlab.planning.plan import DEFAULT_GPU_FLOPS, GPU_EFFICIENCY, cell_seconds, gpu_seconds
+from robustlab.planning.plan import (
+    DEFAULT_GPU_FLOPS,
+    GPU_EFFICIENCY,
+    RUN_SECONDS,
+    cell_seconds,
+    gpu_seconds,
+)
 
 
 def _model(cell: Mapping[str, Any]) -> CellCost:
@@ -70,8 +76,9 @@ def test_workers_divide_the_wall_time_but_never_below_the_longest_cell(
     one = build_plan("x", cells, _model, machine, concurrency=1)
     four = build_plan("x", cells, _model, machine, concurrency=4)
     eight = build_plan("x", cells, _model, machine, concurrency=8)
-    assert four.wall_seconds == pytest.approx(one.wall_seconds / 4)
-    assert eight.wall_seconds == pytest.approx(max(c.seconds for c in eight.cells))
+    assert four.wall_seconds - RUN_SECONDS == pytest.approx((one.wall_seconds - RUN_SECONDS) / 4)
+    longest = max(c.seconds for c in eight.cells)
+    assert eight.wall_seconds == pytest.approx(longest + RUN_SECONDS)
     with pytest.raises(ValueError, match="concurrency must be >= 1, got 0"):
         build_plan("x", cells, _model, machine, concurrency=0)
 
@@ -79,6 +86,10 @@ def test_workers_divide_the_wall_time_but_never_below_the_longest_cell(
 def test_gpu_estimate_uses_the_stated_rate(machine: MachineRate) -> None:
     cost = CellCost(flops={"dense": 6.7e13}, peak_bytes=0, steps=0)
     assert gpu_seconds(cost, DEFAULT_GPU_FLOPS) == pytest.approx(1 / GPU_EFFICIENCY["dense"])
+    plan = build_plan("x", [{"flops": 6.7e13, "seed": 0}], _model, machine)
+    assert plan.gpu_wall_seconds == pytest.approx(
+        sum(c.gpu_seconds for c in plan.cells) + RUN_SECONDS
+    )
     for bad in (0.0, -1.0, math.inf, math.nan):
         with pytest.raises(ValueError, match="gpu_flops must be a finite number > 0"):
             gpu_seconds(cost, bad)

@@ -1,9 +1,9 @@
 """A plan: every cell's cost, the totals, and the estimated wall time here and on a GPU.
 
 Time of a cell = sum over kinds of FLOPs / (machine rate x EFFICIENCY[kind])
-+ steps x STEP_SECONDS + fixed_seconds. The efficiencies and the per-step overhead are one
-calibration per kind of work, measured by ``benchmarks/planning.py`` (docs/benchmarks.md), not
-per experiment. The GPU estimate uses a stated FLOP/s (`DEFAULT_GPU_FLOPS`) and stated, not
++ steps x STEP_SECONDS + fixed_seconds; a run adds RUN_SECONDS (summary and figures). The
+efficiencies and the overheads are one calibration per kind of work, measured with
+``benchmarks/planning.py`` (docs/benchmarks.md), not per experiment. The GPU estimate uses a stated FLOP/s (`DEFAULT_GPU_FLOPS`) and stated, not
 measured, efficiencies: no GPU was available to calibrate them.
 """
 
@@ -23,6 +23,7 @@ __all__ = [
     "EFFICIENCY",
     "GPU_EFFICIENCY",
     "GPU_STEP_SECONDS",
+    "RUN_SECONDS",
     "STEP_SECONDS",
     "CellPlan",
     "Plan",
@@ -44,9 +45,15 @@ probe; the conv net's training step 0.16 at m = 100 (convolutions dominate); a w
 elementwise pass 0.48 of the elementwise probe. bfloat16 (0.5) is stated, not measured: no
 bf16 training path existed when this was calibrated."""
 
-STEP_SECONDS = 2.0e-4
-"""Fixed CPU overhead of one Python-level step (an SGD or attack step: dispatch, small
-kernels, checks): 203 us measured by benchmarks/planning.py on tiny `sgd` steps."""
+STEP_SECONDS = 5.0e-4
+"""Fixed overhead of one Python-level step (an SGD or attack step: dispatch, batch copies,
+finiteness and lazy-ball checks, small kernels): 0.54 ms, fitted (non-negative least squares,
+with `RUN_SECONDS`) to the CPU time of seven quick presets beyond their FLOP time, measured at
+load 15-23 on the shared 2-core machine; a bare tiny `sgd` step measured 0.20 ms at load 11."""
+
+RUN_SECONDS = 6.0
+"""Fixed cost of one run beyond its cells (summary, figures, the first data loads and
+imports): 6.2 s, from the same fit. It dominates the quick presets."""
 
 DEFAULT_GPU_FLOPS = 6.7e13
 """An H100 / H200 SXM's float32 (non-tensor-core) peak, 67 TFLOP/s: PyTorch's default float32
@@ -173,19 +180,19 @@ class Plan:
 
     @property
     def cpu_seconds(self) -> float:
-        """Estimated compute seconds of all cells here, one after another."""
+        """Estimated seconds of all cells here, one after another (no run overhead)."""
         return sum(self._own(False)) + self._shared_seconds(False)
 
     @property
     def wall_seconds(self) -> float:
-        """Estimated wall time here with `concurrency` workers."""
+        """Estimated wall time here with `concurrency` workers, plus `RUN_SECONDS`."""
         longest = max((c.seconds for c in self.cells), default=0.0)
-        return max(self.cpu_seconds / self.concurrency, longest)
+        return max(self.cpu_seconds / self.concurrency, longest) + RUN_SECONDS
 
     @property
     def gpu_wall_seconds(self) -> float:
-        """Estimated wall time on one GPU, cells one after another."""
-        return sum(self._own(True)) + self._shared_seconds(True)
+        """Estimated wall time on one GPU, cells one after another, plus `RUN_SECONDS`."""
+        return sum(self._own(True)) + self._shared_seconds(True) + RUN_SECONDS
 
     def stats(self, key: Callable[[CellPlan], float]) -> tuple[float, float, float]:
         """(min, median, max) of `key` over the cells."""
