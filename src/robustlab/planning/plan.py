@@ -3,8 +3,9 @@
 Time of a cell = sum over kinds of FLOPs / (machine rate x EFFICIENCY[kind])
 + steps x STEP_SECONDS + fixed_seconds; a run adds RUN_SECONDS (summary and figures). The
 efficiencies and the overheads are one calibration per kind of work, measured with
-``benchmarks/planning.py`` (docs/benchmarks.md), not per experiment. The GPU estimate uses a stated FLOP/s (`DEFAULT_GPU_FLOPS`) and stated, not
-measured, efficiencies: no GPU was available to calibrate them.
+``benchmarks/planning.py`` (docs/benchmarks.md), not per experiment. The GPU estimate uses a
+stated FLOP/s (`DEFAULT_GPU_FLOPS`) and stated, not measured, efficiencies: no GPU was
+available to calibrate them.
 """
 
 from __future__ import annotations
