@@ -596,7 +596,7 @@ def _print_plan(console: Console, plan: Any, preset: str) -> None:
         varying = [
             key
             for key in dearest.params
-            if len({json.dumps(c.params.get(key), sort_keys=True) for c in plan.cells}) > 1
+            if len({json.dumps(c.params[key]) for c in plan.cells if key in c.params}) > 1
         ]
         where = ", ".join(f"{key}={json.dumps(dearest.params[key])}" for key in varying)
         console.print(
