@@ -24,6 +24,7 @@ from typing import Any
 
 __all__ = [
     "KINDS",
+    "TRAIN_LOOP_PASSES",
     "CellCost",
     "Shared",
     "conv_forward",
@@ -41,6 +42,13 @@ KINDS: tuple[str, ...] = ("dense", "dense-bf16", "conv", "elementwise")
 """Kinds of work, each with its own calibrated efficiency (see `robustlab.planning.estimate`):
 dense float32 matrix products, the same in bfloat16 (``precision = "bf16-mixed"``), the conv
 net's convolutions, and memory-bound elementwise work (sorting, projections, distances)."""
+
+TRAIN_LOOP_PASSES = 2.0
+"""`train_loop` (behind `adversarial_training` and the perturbed `sgd` of multiclass-reflected)
+on a TwoLayerNet does about twice the products of the minimal step: FlopCounterMode counts
+4.07 x (2 b d m E) per step (forward and backward through autograd, the recorded batch loss)
+beside 2 for `sgd_step`'s forward and weight gradient. Cost models of those loops multiply
+`sgd_step` by this."""
 
 SORT_OPS = 30.0
 """Elementwise-operation equivalents per key and log2 level of a sort (benchmarks/planning.py:

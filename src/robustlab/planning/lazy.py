@@ -16,6 +16,7 @@ from robustlab.planning.cost import (
     MNIST_BINARY_TEST,
     MNIST_BINARY_TRAIN,
     SORT_OPS,
+    TRAIN_LOOP_PASSES,
     CellCost,
     dense_kind,
     input_gradient,
@@ -65,13 +66,13 @@ def lazy_adversarial_training(cell: Mapping[str, Any]) -> CellCost:
     train_steps = int(cell["train_steps"])
     per_epoch_steps = math.ceil(n / b)
     training = epochs * (
-        train_steps * input_gradient(n, d, m, members=E)
-        + per_epoch_steps * sgd_step(b, d, m, members=E)
+        (train_steps + 1) * input_gradient(n, d, m, members=E)
+        + per_epoch_steps * TRAIN_LOOP_PASSES * sgd_step(b, d, m, members=E)
     )
     evaluation = (
         len(cell["eval_budgets"])
         * int(cell["eval_restarts"])
-        * int(cell["eval_steps"])
+        * (int(cell["eval_steps"]) + 1)
         * input_gradient(n_test, d, m, members=E)
     )
     return CellCost(
