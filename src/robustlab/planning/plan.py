@@ -46,15 +46,16 @@ probe; the conv net's training step 0.16 at m = 100 (convolutions dominate); a w
 elementwise pass 0.48 of the elementwise probe. bfloat16 (0.5) is stated, not measured: no
 bf16 training path existed when this was calibrated."""
 
-STEP_SECONDS = 5.0e-4
+STEP_SECONDS = 6.0e-4
 """Fixed overhead of one Python-level step (an SGD or attack step: dispatch, batch copies,
-finiteness and lazy-ball checks, small kernels): 0.54 ms, fitted (non-negative least squares,
-with `RUN_SECONDS`) to the CPU time of seven quick presets beyond their FLOP time, measured at
-load 15-23 on the shared 2-core machine; a bare tiny `sgd` step measured 0.20 ms at load 11."""
+finiteness and lazy-ball checks, small kernels): 0.64 ms, fitted (non-negative least squares,
+with `RUN_SECONDS`; a per-cell term came out 0) to the CPU time of seven quick presets beyond
+their FLOP time, measured at load 15-23 on the shared 2-core machine; a bare tiny `sgd` step
+measured 0.20 ms at load 11."""
 
-RUN_SECONDS = 6.0
+RUN_SECONDS = 5.5
 """Fixed cost of one run beyond its cells (summary, figures, the first data loads and
-imports): 6.2 s, from the same fit. It dominates the quick presets."""
+imports): 5.6 s, from the same fit. It dominates the quick presets."""
 
 DEFAULT_GPU_FLOPS = 6.7e13
 """An H100 / H200 SXM's float32 (non-tensor-core) peak, 67 TFLOP/s: PyTorch's default float32
