@@ -383,6 +383,7 @@ def _print_estimate(
     *,
     backend: str,
     workers: int | None,
+    device: str,
 ) -> None:
     """`robustlab run`'s one-line estimate before it starts (nothing for a model-less one)."""
     from robustlab.planning import NoCostModelError, plan_config
@@ -394,7 +395,17 @@ def _print_estimate(
     except (KeyError, TypeError, ValueError) as err:  # a cost model behind a changed Config
         console.print(f"[yellow]estimate unavailable:[/] {escape(experiment.name)}: {err!r}")
         return
-    console.print(f"estimate: {escape(_estimate_line(plan, 'cpu'))}", soft_wrap=True)
+    line = _estimate_line(plan, _headline(device))
+    console.print(f"estimate: {escape(line)}", soft_wrap=True)
+
+
+def _headline(device: str) -> str:
+    """'cuda' when the run computes on a GPU (asked for, or 'auto' with one present)."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if device == "cuda" else "cpu"
 
 
 @app.command(cls=_Command)
@@ -448,7 +459,9 @@ def run(
     err_console = _stderr()
     _setup_logging(err_console)
     for experiment, cfg in zip(experiments, configs, strict=True):
-        _print_estimate(err_console, experiment, cfg, backend=backend, workers=workers)
+        _print_estimate(
+            err_console, experiment, cfg, backend=backend, workers=workers, device=device
+        )
     words = ["run", name, "--preset", preset]
     for item in set_ or []:
         words += ["--set", item]
@@ -566,7 +579,7 @@ def plan(
             _fail(str(err))
         plans.append(result)
         _print_plan(console, result, preset)
-    headline = "cuda" if device == "cuda" else "cpu"
+    headline = _headline(device)
     if len(plans) > 1:
         _print_plans(console, plans, preset)
     for result in plans:
