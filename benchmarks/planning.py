@@ -141,9 +141,10 @@ def _parse(spec: str) -> tuple[str, str, dict[str, object]]:
 def check(specs: list[str]) -> None:
     torch.set_num_threads(THREADS)
     print(
-        "| run | cells | estimate (s) | measured (s) | measured / estimate | load before, after |"
+        "| run | cells | estimate (s) | measured wall (s) | wall / estimate | measured CPU (s) "
+        "| CPU / estimate | load before, after |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for spec in specs:
         name, preset, overrides = _parse(spec)
         experiment = get_experiment(name)
