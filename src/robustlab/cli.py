@@ -5,6 +5,9 @@
     robustlab run NAME|all [--preset quick|paper] [--set key=value ...] [--config FILE.toml]
                   [--out DIR] [--backend local|process|ray] [--device auto|cpu|cuda] [--fresh]
                   [--ray-address ADDR] [--workers N] [--data-dir DIR]
+    robustlab plan NAME|all [--preset P] [--set key=value ...] [--config FILE.toml]
+                   [--device auto|cpu|cuda] [--backend local|process|ray] [--workers N]
+                   [--gpu-flops F] [--refresh-probe]
     robustlab report [DIR] [--single-file]
     robustlab --version | -h | --install-completion | --show-completion
 
@@ -23,6 +26,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import json
 import logging
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -266,22 +270,142 @@ def _print_result(console: Console, result: Any) -> None:
     )
     verdicts = summary.get("verdicts", [])
     if verdicts:
-        table = Table("claim", "verdict", "measured", "predicted")
-        for verdict in verdicts:
+        settles = [_settle(verdict) for verdict in verdicts]
+        columns = ["claim", "verdict", "measured", "predicted"]
+        table = Table(*columns, *(["what would settle it"] if any(settles) else []))
+        for verdict, settle in zip(verdicts, settles, strict=True):
             kind = str(verdict["verdict"])
-            table.add_row(
+            cells = [
                 escape(str(verdict["claim"])),
                 f"[{VERDICT_STYLE.get(kind, 'white')}]{escape(kind)}[/]",
                 escape(_short(verdict["measured"])),
                 escape(_short(verdict["predicted"])),
-            )
+            ]
+            table.add_row(*cells, *([escape(settle)] if any(settles) else []))
         console.print(table)
+
+
+def _settle(verdict: dict[str, Any]) -> str:
+    """A verdict's `settle` text (what would decide it) when it is not consistent, else ''."""
+    if verdict.get("verdict") == "consistent":
+        return ""
+    settle = verdict.get("settle")
+    return "" if settle is None else str(settle)
 
 
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
+
+
+def _experiments(name: str) -> list[Experiment]:
+    """The experiment `name`, or every visible one for 'all' (exit 2 when none or unknown)."""
+    if name == "all":
+        names = experiment_names()
+        if not names:
+            _fail("no experiments are registered; see robustlab list --all")
+    else:
+        names = [name]
+    return [_experiment(n) for n in names]
+
+
+def _configs(
+    experiments: list[Experiment], preset: str, set_: list[str] | None, config: Path | None
+) -> list[ExperimentConfig]:
+    """Each experiment's Config: preset < --config file < --set (exit 2 naming a bad field)."""
+    from robustlab.runner.config import load_config_file, parse_assignments, resolve_config
+
+    sections = experiment_names(include_hidden=True)
+    configs: list[ExperimentConfig] = []
+    try:
+        assignments = parse_assignments(set_ or [])
+        for experiment in experiments:
+            file_values = (
+                load_config_file(config, experiment=experiment.name, sections=sections)
+                if config is not None
+                else {}
+            )
+            configs.append(
+                resolve_config(
+                    experiment, preset=preset, file_values=file_values, assignments=assignments
+                )
+            )
+    except ConfigError as err:
+        _fail(str(err))
+    return configs
+
+
+def _duration(seconds: float) -> str:
+    """Seconds as text: '42 s', '3.5 min', '2.1 h', '4.0 days'."""
+    if seconds < 90:
+        return f"{seconds:.2g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _quantity(value: float, unit: str) -> str:
+    """A count with an SI prefix: 1.2e13 FLOPs -> '12 TFLOP', bytes -> '1.5 GiB'."""
+    binary: tuple[tuple[str, float], ...] = (("Gi", 2.0**30), ("Mi", 2.0**20), ("Ki", 2.0**10))
+    decimal: tuple[tuple[str, float], ...] = (
+        ("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6),
+    )  # fmt: skip
+    if unit == "B":
+        for prefix, size in binary:
+            if value >= size:
+                return f"{value / size:.3g} {prefix}B"
+        return f"{value:.0f} B"
+    for prefix, size in decimal:
+        if value >= size:
+            return f"{value / size:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def _estimate_line(plan: Any, device: str) -> str:
+    """One line: cells, FLOPs, peak memory per cell and the estimated wall time."""
+    cap = "at most " if plan.at_most else ""
+    here = f"{cap}{_duration(plan.wall_seconds)} here"
+    gpu = f"{cap}{_duration(plan.gpu_wall_seconds)} on a GPU of {plan.gpu_flops / 1e12:.3g} TFLOP/s"
+    timing = f"{gpu} ({here})" if device == "cuda" else f"{here}, {gpu}"
+    return (
+        f"{plan.experiment}: {len(plan.cells)} cells, {cap}{_quantity(plan.total_flops, 'FLOP')}, "
+        f"peak {_quantity(plan.peak_bytes, 'B')} per cell; est. {timing}"
+    )
+
+
+def _print_estimate(
+    console: Console,
+    experiment: Experiment,
+    config: ExperimentConfig,
+    *,
+    backend: str,
+    workers: int | None,
+    device: str,
+) -> None:
+    """`robustlab run`'s one-line estimate before it starts (nothing for a model-less one)."""
+    from robustlab.planning import NoCostModelError, plan_config
+
+    try:
+        plan = plan_config(experiment, config, backend=backend, workers=workers)
+    except NoCostModelError:
+        return
+    except (KeyError, TypeError, ValueError) as err:  # a cost model behind a changed Config
+        console.print(f"[yellow]estimate unavailable:[/] {escape(experiment.name)}: {err!r}")
+        return
+    line = _estimate_line(plan, _headline(device))
+    console.print(f"estimate: {escape(line)}", soft_wrap=True)
+
+
+def _headline(device: str) -> str:
+    """'cuda' when the run computes on a GPU (asked for, or 'auto' with one present)."""
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if device == "cuda" else "cpu"
 
 
 @app.command(cls=_Command)
@@ -313,7 +437,6 @@ def run(
 ) -> None:
     """Run an experiment (or all): finished cells are kept, so an interrupted run resumes."""
     from robustlab.runner.backends import BACKENDS, BackendError, CellError
-    from robustlab.runner.config import load_config_file, parse_assignments, resolve_config
     from robustlab.runner.progress import make_progress
     from robustlab.runner.resources import DEVICES, DeviceError, ResourceError
     from robustlab.runner.run import preflight, run_experiment
@@ -325,29 +448,9 @@ def run(
         _fail(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
     if workers is not None and workers < 1:
         _fail(f"--workers must be >= 1, got {workers}")
-    if name == "all":
-        names = experiment_names()
-        if not names:
-            _fail("no experiments are registered; see robustlab list --all")
-    else:
-        names = [name]
-    experiments = [_experiment(n) for n in names]
-    sections = experiment_names(include_hidden=True)
-
-    configs: list[ExperimentConfig] = []
+    experiments = _experiments(name)
+    configs = _configs(experiments, preset, set_, config)
     try:
-        assignments = parse_assignments(set_ or [])
-        for experiment in experiments:
-            file_values = (
-                load_config_file(config, experiment=experiment.name, sections=sections)
-                if config is not None
-                else {}
-            )
-            configs.append(
-                resolve_config(
-                    experiment, preset=preset, file_values=file_values, assignments=assignments
-                )
-            )
         for experiment, cfg in zip(experiments, configs, strict=True):
             preflight(experiment, cfg, backend=backend, device=device, workers=workers, out=out)
     except (ConfigError, DeviceError, ResourceError, OutputError) as err:
@@ -355,6 +458,10 @@ def run(
 
     err_console = _stderr()
     _setup_logging(err_console)
+    for experiment, cfg in zip(experiments, configs, strict=True):
+        _print_estimate(
+            err_console, experiment, cfg, backend=backend, workers=workers, device=device
+        )
     words = ["run", name, "--preset", preset]
     for item in set_ or []:
         words += ["--set", item]
@@ -398,6 +505,145 @@ def run(
                 f"{escape(str(result.replaced))}"
             )
         _print_result(console, result)
+
+
+@app.command(cls=_Command)
+def plan(
+    name: Annotated[str, typer.Argument(metavar="NAME|all", help="An experiment name, or 'all'.")],
+    preset: Annotated[str, typer.Option(help="Preset: quick, paper, ...")] = "quick",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config field: key=value (JSON or text)."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file of config fields.")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda: the headline estimate.")] = "auto",
+    backend: Annotated[str, typer.Option(help="local, process or ray.")] = "local",
+    workers: Annotated[
+        int | None, typer.Option(help="Parallel cells (process and ray backends).")
+    ] = None,
+    gpu_flops: Annotated[
+        float | None,
+        typer.Option(help="The GPU's float32 FLOP/s (default: H100/H200 SXM, 6.7e13)."),
+    ] = None,
+    refresh_probe: Annotated[
+        bool, typer.Option("--refresh-probe", help="Measure this machine again.")
+    ] = False,
+) -> None:
+    """Estimate a run before it starts: cells, FLOPs, peak memory, time here and on a GPU.
+
+    FLOPs and memory come from each experiment's cost model; time here from a short probe of
+    this machine's matrix-product rate (cached) and calibrated efficiencies; the GPU time from
+    --gpu-flops and stated efficiencies. "at most": early stopping can end cells sooner.
+    """
+    from robustlab.planning import (
+        DEFAULT_GPU_FLOPS,
+        NoCostModelError,
+        machine_rate,
+        plan_config,
+        run_threads,
+    )
+    from robustlab.planning.probe import load_average
+    from robustlab.runner.backends import BACKENDS
+    from robustlab.runner.resources import DEVICES
+
+    if backend not in BACKENDS:
+        _fail(f"unknown backend {backend!r}; allowed: {', '.join(BACKENDS)}")
+    if device not in DEVICES:
+        _fail(f"unknown device {device!r}; allowed: {', '.join(DEVICES)}")
+    if workers is not None and workers < 1:
+        _fail(f"--workers must be >= 1, got {workers}")
+    flops = DEFAULT_GPU_FLOPS if gpu_flops is None else gpu_flops
+    if not (math.isfinite(flops) and flops > 0):
+        _fail(f"--gpu-flops must be a finite number > 0 (FLOP/s, e.g. 6.7e13), got {gpu_flops}")
+    experiments = _experiments(name)
+    configs = _configs(experiments, preset, set_, config)
+    _setup_logging(_stderr())
+    threads, _ = run_threads(backend)
+    machine = machine_rate(threads, refresh=refresh_probe)
+    console = _stdout()
+    console.print(
+        f"this machine: {escape(machine.cpu)}, {threads} torch thread(s) per cell; probed "
+        f"float32 {machine.float32 / 1e9:.0f} GFLOP/s, bfloat16 {machine.bfloat16 / 1e9:.0f} "
+        f"GFLOP/s (CPU time, i.e. a quiet machine; load now {load_average():.1f} on "
+        f"{os.cpu_count()} cores: wall time grows with it)"
+    )
+    plans = []
+    for experiment, cfg in zip(experiments, configs, strict=True):
+        try:
+            result = plan_config(
+                experiment, cfg, backend=backend, workers=workers, gpu_flops=flops, machine=machine
+            )
+        except NoCostModelError as err:
+            _fail(str(err))
+        plans.append(result)
+        _print_plan(console, result, preset)
+    headline = _headline(device)
+    if len(plans) > 1:
+        _print_plans(console, plans, preset)
+    for result in plans:
+        console.print(escape(_estimate_line(result, headline)), soft_wrap=True)
+
+
+def _print_plan(console: Console, plan: Any, preset: str) -> None:
+    """One experiment's plan: per-cell min / median / max, the total, the dearest cell."""
+    cap = " (at most: early stopping)" if plan.at_most else ""
+    table = Table(
+        "per cell", "min", "median", "max", "total",
+        title=f"{plan.experiment} --preset {preset}: {len(plan.cells)} cells{cap}",
+    )  # fmt: skip
+    rows = (
+        ("FLOPs", lambda c: c.cost.total_flops, plan.total_flops, "FLOP"),
+        ("peak memory", lambda c: float(c.cost.peak_bytes), None, "B"),
+        ("time here", lambda c: c.seconds, plan.wall_seconds, "s"),
+        ("time on the GPU", lambda c: c.gpu_seconds, plan.gpu_wall_seconds, "s"),
+    )
+    for label, key, total, unit in rows:
+        low, mid, high = plan.stats(key)
+        show = _duration if unit == "s" else (lambda v, u=unit: _quantity(v, u))
+        table.add_row(label, show(low), show(mid), show(high), "" if total is None else show(total))
+    console.print(table)
+    dearest = plan.most_expensive()
+    if dearest is not None:
+        varying = [
+            key
+            for key in dearest.params
+            if len({json.dumps(c.params[key]) for c in plan.cells if key in c.params}) > 1
+        ]
+        where = ", ".join(f"{key}={json.dumps(dearest.params[key])}" for key in varying)
+        console.print(
+            f"most expensive cell: {escape(where or 'every cell alike')}: "
+            f"{_quantity(dearest.cost.total_flops, 'FLOP')}, {_duration(dearest.seconds)} here",
+            soft_wrap=True,
+        )
+
+
+def _print_plans(console: Console, plans: list[Any], preset: str) -> None:
+    """The plans of several experiments side by side, with the grand total."""
+    table = Table(
+        "experiment", "cells", "FLOPs", "peak / cell", "time here", "GPU time",
+        title=f"--preset {preset}",
+    )  # fmt: skip
+    for plan in plans:
+        cap = "<= " if plan.at_most else ""
+        table.add_row(
+            escape(plan.experiment),
+            str(len(plan.cells)),
+            cap + _quantity(plan.total_flops, "FLOP"),
+            _quantity(plan.peak_bytes, "B"),
+            cap + _duration(plan.wall_seconds),
+            cap + _duration(plan.gpu_wall_seconds),
+        )
+    table.add_row(
+        "total",
+        str(sum(len(p.cells) for p in plans)),
+        _quantity(sum(p.total_flops for p in plans), "FLOP"),
+        _quantity(max(p.peak_bytes for p in plans), "B"),
+        _duration(sum(p.wall_seconds for p in plans)),
+        _duration(sum(p.gpu_wall_seconds for p in plans)),
+    )
+    console.print(table)
 
 
 @app.command(cls=_Command)
