@@ -44,7 +44,7 @@ from robustlab.experiments.base import (
     Summary,
     grid,
 )
-from robustlab.learners import sgd
+from robustlab.learners.lazy_path import lazy_path
 from robustlab.learners.trace import evaluate
 from robustlab.models.two_layer import TwoLayerNet
 from robustlab.plotting import loglog, mean_and_spread, new_figure, plot_measured, plot_theory
@@ -54,7 +54,7 @@ from robustlab.theory.lazy import LAZY_SCALINGS, lazy_radius, theorem31_width_ra
 
 PAPER = "002"
 FIGURE = "Figs. 2, 3, 5, 6, 7"
-VERSION = 1
+VERSION = 2  # 2: one cell per (normalization, d, m, seed) for all C0 (lazy_path)
 
 Normalization = Literal["raw", "unit"]
 
@@ -249,17 +249,28 @@ _FIXED_BYTES = 900 * 2**20  # MNIST arrays, the exact search's float64 blocks (a
 
 
 def cells(config: Config) -> list[Cell]:
-    """One cell per (normalization, d, m, C0, seed); each trains ``members`` nets."""
-    return grid(
+    """One cell per (normalization, d, m, seed); each trains ``members`` nets once for all C0.
+
+    SGD stopped at the ball of a smaller C0 is a prefix of the run stopped at a larger one
+    (`lazy_path`), so the cell carries every C0 (``C0s``) and its rows name their C0.
+    """
+    base = grid(
         config,
-        sweep=("normalization", "dim", "width", "C0"),
-        exclude=("reference_c0", "reference_width", "slope_tolerance"),
+        sweep=("normalization", "dim", "width"),
+        exclude=("reference_c0", "reference_width", "slope_tolerance", "C0"),
     )
+    radii = sorted(set(config.C0))
+    return [Cell({**dict(cell.items()), "C0s": radii}) for cell in base]
 
 
-def group_size(width: int, dim: int, *, members: int, memory_mb: int, itemsize: int = 4) -> int:
-    """Members trained together: as many as fit ``memory_mb`` (at least one, at most all)."""
-    per_member = _TRAIN_COPIES * width * dim * itemsize
+def group_size(
+    width: int, dim: int, *, members: int, memory_mb: int, itemsize: int = 4, radii: int = 1
+) -> int:
+    """Members trained together: as many as fit ``memory_mb`` (at least one, at most all).
+
+    Each member holds the SGD step's arrays and one stopped iterate per radius.
+    """
+    per_member = (_TRAIN_COPIES + radii) * width * dim * itemsize
     return max(1, min(members, (memory_mb * 2**20) // per_member))
 
 
@@ -267,13 +278,19 @@ def estimate_memory(config: Config) -> int:
     """Peak bytes of the largest cell: data and search blocks, plus training or attack arrays."""
     itemsize = 8 if config.dtype == "float64" else 4
     budget = config.memory_mb * 2**20
+    radii = len(set(config.C0))
     peak = 0
     for width in config.width:
         for dim in config.dim:
             group = group_size(
-                width, dim, members=config.members, memory_mb=config.memory_mb, itemsize=itemsize
+                width,
+                dim,
+                members=config.members,
+                memory_mb=config.memory_mb,
+                itemsize=itemsize,
+                radii=radii,
             )
-            training = group * _TRAIN_COPIES * width * dim * itemsize
+            training = group * (_TRAIN_COPIES + radii) * width * dim * itemsize
             attack = max(budget, group * _ATTACK_COPIES * width * itemsize)
             peak = max(peak, training, attack)
     return _FIXED_BYTES + peak
@@ -282,15 +299,17 @@ def estimate_memory(config: Config) -> int:
 def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     """Train ``members`` lazy nets by stopped SGD, then attack every test point with one step.
 
-    One row per (member, test point): the minimal step eta, ||delta|| / ||x|| (``delta_norm``),
-    ||grad_x f(x)||, whether the step flips the sign, ||x||, f(x), the label, and the net's
-    test accuracy, SGD steps, distance from init relative to C0/sqrt(m) and whether it stopped
-    at the ball's boundary.
+    One SGD run per group of members records the last iterate inside the ball of every C0
+    (`lazy_path`; the same nets as one stopped run per C0). One row per (C0, member, test
+    point): the minimal step eta, ||delta|| / ||x|| (``delta_norm``), ||grad_x f(x)||, whether
+    the step flips the sign, ||x||, f(x), the label, and the net's test accuracy, SGD steps,
+    distance from init relative to C0/sqrt(m) and whether it stopped at the ball's boundary.
     """
-    dim, width, C0 = int(cell["dim"]), int(cell["width"]), float(cell["C0"])
+    dim, width = int(cell["dim"]), int(cell["width"])
+    c0s = [float(c) for c in cast(list[float], cell["C0s"])]
+    radii = [lazy_radius(width, C0=c) for c in c0s]
     unit = cell["normalization"] == "unit"
     members, memory_mb = int(cell["members"]), int(cell["memory_mb"])
-    radius = lazy_radius(width, C0=C0)
     method = cast(Downsampling, cell["downsample"])
     train = mnist_binary("train", d=dim, unit_norm=unit, data_dir=ctx.data_dir, downsampling=method)
     test = mnist_binary("test", d=dim, unit_norm=unit, data_dir=ctx.data_dir, downsampling=method)
@@ -306,7 +325,9 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     chosen = chosen.sort().values
     x_attack, y_attack = x_test[chosen.to(ctx.device)], y_test[chosen.to(ctx.device)]
     itemsize = x_train.element_size()
-    group = group_size(width, dim, members=members, memory_mb=memory_mb, itemsize=itemsize)
+    group = group_size(
+        width, dim, members=members, memory_mb=memory_mb, itemsize=itemsize, radii=len(radii)
+    )
     group_seeds = torch.randint(0, 2**62, (math.ceil(members / group),), generator=root)
 
     frames = []
@@ -320,49 +341,50 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
             ) / math.sqrt(dim)
             net = TwoLayerNet(net.W.detach(), net.a.detach(), bias, scale=net.scale, scheme="ntk")
         net = net.to(ctx.device)
-        net, trace = sgd(
+        path = lazy_path(
             net,
             x_train,
             y_train,
+            radii=radii,
             loss="logistic",
             lr=float(cell["lr"]),
             batch_size=int(cell["batch_size"]),
             epochs=int(cell["max_epochs"]),
-            lazy_radius=radius,
-            lazy_mode="stop",
             generator=generator,
             shared_order=False,
-            inplace=True,
-            diagnostics=False,
         )
         chunk = max(1, (memory_mb * 2**20) // (_ATTACK_COPIES * size * width * itemsize))
-        _, accuracy = evaluate(net, x_test, y_test, loss="logistic", chunk_size=chunk)
-        attacks = [
-            minimal_gradient_step(net, x_attack[start : start + chunk])
-            for start in range(0, x_attack.shape[0], chunk)
-        ]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "member": np.repeat(np.arange(first, first + size), len(chosen)),
-                    "test_index": np.tile(chosen.numpy(), size),
-                    "label": np.tile(y_attack.cpu().numpy(), size),
-                    "x_norm": np.tile(x_attack.norm(dim=1).cpu().double().numpy(), size),
-                    "f_clean": _flat(torch.cat([a.f_clean for a in attacks], dim=1)),
-                    "eta": _flat(torch.cat([a.eta for a in attacks], dim=1)),
-                    "grad_norm": _flat(torch.cat([a.grad_norm for a in attacks], dim=1)),
-                    "delta_norm_abs": _flat(torch.cat([a.delta_norm for a in attacks], dim=1)),
-                    "flipped": _flat(torch.cat([a.flipped for a in attacks], dim=1)),
-                    "test_accuracy": np.repeat(_flat(accuracy), len(chosen)),
-                    "train_steps": np.repeat(_flat(trace.updates), len(chosen)),
-                    "reached_boundary": np.repeat(_flat(trace.stopped), len(chosen)),
-                    "distance_ratio": np.repeat(
-                        _flat(net.distance_from_init() / radius), len(chosen)
-                    ),
-                }
+        for j, C0 in enumerate(c0s):
+            trained = path.net(net, j)
+            _, accuracy = evaluate(trained, x_test, y_test, loss="logistic", chunk_size=chunk)
+            attacks = [
+                minimal_gradient_step(trained, x_attack[start : start + chunk])
+                for start in range(0, x_attack.shape[0], chunk)
+            ]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "C0": C0,
+                        "member": np.repeat(np.arange(first, first + size), len(chosen)),
+                        "test_index": np.tile(chosen.numpy(), size),
+                        "label": np.tile(y_attack.cpu().numpy(), size),
+                        "x_norm": np.tile(x_attack.norm(dim=1).cpu().double().numpy(), size),
+                        "f_clean": _flat(torch.cat([a.f_clean for a in attacks], dim=1)),
+                        "eta": _flat(torch.cat([a.eta for a in attacks], dim=1)),
+                        "grad_norm": _flat(torch.cat([a.grad_norm for a in attacks], dim=1)),
+                        "delta_norm_abs": _flat(torch.cat([a.delta_norm for a in attacks], dim=1)),
+                        "flipped": _flat(torch.cat([a.flipped for a in attacks], dim=1)),
+                        "test_accuracy": np.repeat(_flat(accuracy), len(chosen)),
+                        "train_steps": np.repeat(_flat(path.updates[j]), len(chosen)),
+                        "reached_boundary": np.repeat(_flat(path.stopped[j]), len(chosen)),
+                        "distance_ratio": np.repeat(
+                            _flat(trained.distance_from_init() / radii[j]), len(chosen)
+                        ),
+                    }
+                )
             )
-        )
-        del net, attacks
+            del trained, attacks
+        del net, path
     rows = pd.concat(frames, ignore_index=True)
     rows["delta_norm"] = rows["delta_norm_abs"] / rows["x_norm"]
     rows["correct"] = rows["label"] * rows["f_clean"] > 0
