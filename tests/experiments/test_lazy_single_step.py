@@ -284,6 +284,10 @@ def test_downsampling_and_hidden_bias_options_change_the_cell(data_dir: Path) ->
 
 def test_slope_tolerance_comes_from_the_seed_to_seed_spread() -> None:
     """Default tolerance: the 95% half-width of the per-run slopes' mean; a set value wins."""
+    from scipy import stats
+
+    from robustlab.theory import claims
+
     dims = [25, 100, 400]
     slopes = [-0.4, -0.5, -0.6, -0.5]
     rows = [
@@ -292,12 +296,31 @@ def test_slope_tolerance_comes_from_the_seed_to_seed_spread() -> None:
         for d in dims
     ]
     curve = pd.DataFrame(rows)
-    tolerance, source = experiment._tolerance(curve, "delta_norm", None)
-    from scipy import stats
-
+    tolerance, count, _ = claims.run_spread(curve["dim"], curve["delta_norm"], curve["member"])
     expected = stats.t.ppf(0.975, 3) * np.std(slopes, ddof=1) / 2
-    assert tolerance == pytest.approx(expected, rel=1e-6)
-    assert "4 runs" in source
-    assert experiment._tolerance(curve, "delta_norm", 0.1) == (0.1, "0.1 (set)")
+    assert tolerance == pytest.approx(expected, rel=1e-6) and count == 4
+    judged = claims.exponent_over_runs(
+        curve["dim"], curve["delta_norm"], curve["member"], -0.5, claim="c"
+    )
+    assert "4 runs" in judged.reason and judged.verdict == "consistent"
+    fixed = claims.exponent_over_runs(
+        curve["dim"], curve["delta_norm"], curve["member"], -0.5, claim="c", tolerance=0.1
+    )
+    assert "0.1 (set)" in fixed.reason
     single = curve[curve["member"] == 0]
-    assert experiment._tolerance(single, "delta_norm", None)[0] == 0.0
+    assert claims.run_spread(single["dim"], single["delta_norm"], single["member"])[0] == 0.0
+
+
+#: The quick preset's verdicts before the claims became a declarative list (issue 9); pinned.
+QUICK_VERDICTS = {
+    "raw inputs, m=1000, C0=10: slope of delta_norm in d": "consistent",
+    "raw inputs, m=1000, C0=10: slope of grad_norm in d": "inconsistent",
+    "raw inputs, m=1000, C0=10: slope of step in d": "consistent",
+    "one gradient step flips the prediction of every test point (Theorem 3.1)": "consistent",
+    "every trained net has test error below 1% (Sec. 5.1)": "consistent",
+}
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = {v["claim"]: v["verdict"] for v in quick["summary"]["verdicts"]}
+    assert found == QUICK_VERDICTS
