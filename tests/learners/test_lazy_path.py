@@ -82,3 +82,26 @@ def test_bad_radii_are_refused() -> None:
             lazy_path(net, X, y, radii=radii, lr=0.1)
     with pytest.raises(TypeError, match="TwoLayerNet"):
         lazy_path(torch.nn.Linear(3, 1), X, y, radii=[1.0], lr=0.1)  # type: ignore[arg-type]
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_path_stays_on_the_device(device: str) -> None:
+    """Every recorded tensor lives on the training device and matches the CPU run."""
+    X, y = _data(120, 5, torch.float32)
+    net = _net(2, 30, 5, torch.float32)
+    radii = [0.1, 0.3, 10.0]
+
+    def run(where: str) -> Any:
+        return lazy_path(
+            net.to(where), X.to(where), y.to(where), radii=radii, lr=0.5, batch_size=8,
+            epochs=2, generator=torch.Generator().manual_seed(3), shared_order=False,
+        )  # fmt: skip
+
+    path, reference = run(device), run("cpu")
+    for got, want in ((path.params["W"], reference.params["W"]), (path.updates, reference.updates)):
+        assert got.device.type == device
+        torch.testing.assert_close(got.cpu(), want, rtol=1e-4, atol=1e-5)
+    assert torch.equal(path.stopped.cpu(), reference.stopped)
