@@ -108,11 +108,14 @@ SETTLE: dict[str, str] = {
     # a claim fragment -> what would settle the verdict when it is not consistent
     "slope of": (
         "more nets per cell, whose seed-to-seed spread sets the slope tolerance (1 net: "
-        "tolerance 0): `--preset standard` (3 nets, widths 1e3 and 1e4, four C0) or `--preset "
+        "tolerance 0): `--preset standard` (3 nets, widths 1e3 and 1e4, C0 4 to 8) or `--preset "
         "paper` (5 nets, widths 1e3 to 1e5, up to 20 epochs); a miss that stays there is a real "
         "disagreement"
     ),
-    "grows with C0": "`--preset standard` (C0 = 10, 20, 30, 40 at m = 1e4, 3 nets)",
+    "grows with C0": (
+        "C0 values the nets reach within max_epochs (`--preset standard`: C0 4, 6, 8 at m = 1e4, "
+        "3 nets, 4 epochs), or more epochs for larger C0"
+    ),
 }
 
 
@@ -141,6 +144,15 @@ def _c0_claims(at_width: pd.DataFrame, norm: str, width: int) -> list[Verdict]:
     """
     if at_width["C0"].nunique() < 2:
         return []
+    smaller = at_width[at_width["C0"] < at_width["C0"].max()]
+    if not smaller["reached_boundary"].astype(bool).any():
+        reason = (
+            "no net stopped at the ball of a C0 below the largest: every C0 trained the same nets"
+        )
+        return [
+            claims.inconclusive(f"{norm} inputs, m={width}: {key} grows with C0 (Fig. 3)", reason)
+            for key in _QUANTITIES
+        ]
     base = at_width[at_width["C0"] == at_width["C0"].min()].groupby("dim").mean(numeric_only=True)
     out = []
     for key, (column, _, _) in _QUANTITIES.items():

@@ -161,6 +161,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "test_points": 300,
         "reference_width": 1000,
     },
+    # Judges what quick cannot: 3 nets per cell (slope tolerances from their spread), m = 1e3
+    # and 1e4, and three C0 (Fig. 3's growth). Cut for a ~45 min run on the shared 2-core
+    # machine: d in {49, 196, 784}, raw inputs only, 200 test points, at most 4 epochs, and
+    # C0 in {4, 6, 8} instead of the paper's 10 to 40: with lr 0.1 the nets reach C0 = 10 only
+    # after about 6 epochs (d = 100) and C0 = 13-14 after 12, so larger radii would all stop
+    # at the epoch cap and train the same nets.
+    "standard": {
+        "dim": [49, 196, 784],
+        "width": [1000, 10_000],
+        "C0": [4.0, 6.0, 8.0],
+        "normalization": ["raw"],
+        "members": 3,
+        "max_epochs": 4,
+        "test_points": 200,
+        "reference_c0": 4.0,
+        "reference_width": 10_000,
+    },
     "paper": {},
 }
 
