@@ -225,6 +225,11 @@ def test_summary_verdicts_follow_the_measured_slopes() -> None:
     )
     by_claim = {v.claim: v.verdict for v in shrinks.verdicts}
     assert by_claim["raw inputs, m=1000: grad_norm grows with C0 (Fig. 3)"] == "inconsistent"
+    # no net stopped below the largest C0: every C0 trained the same nets, nothing to judge
+    unstopped = _table({"delta_norm": -0.5, "grad_norm": 0.5}).assign(reached_boundary=False)
+    by_claim = {v.claim: v for v in experiment.summarize(unstopped, config).verdicts}
+    same = by_claim["raw inputs, m=1000: grad_norm grows with C0 (Fig. 3)"]
+    assert same.verdict == "inconclusive" and "same nets" in same.reason
     figures = experiment.figures(_table({"delta_norm": -0.5, "grad_norm": 0.5}), config)
     assert set(figures) == {"fig2_raw_by_width", "fig3_raw_by_C0", "fig7_histograms"}
 
