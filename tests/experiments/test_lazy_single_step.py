@@ -41,15 +41,9 @@ def quick(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str,
 
 def test_one_row_per_net_and_test_point(quick: dict[str, Any]) -> None:
     config, table = quick["config"], quick["table"]
-    grid = (
-        len(config.dim)
-        * len(config.width)
-        * len(config.C0)
-        * len(config.normalization)
-        * len(config.seeds)
-    )
-    assert quick["result"].total == grid
-    assert len(table) == grid * config.members * config.test_points
+    grid = len(config.dim) * len(config.width) * len(config.normalization) * len(config.seeds)
+    assert quick["result"].total == grid  # one cell trains once for every C0
+    assert len(table) == grid * len(config.C0) * config.members * config.test_points
     for column in ("dim", "width", "C0", "seed", "eta", "delta_norm", "grad_norm", "flipped"):
         assert column in table.columns
     assert "test_accuracy" in table.columns
@@ -137,6 +131,28 @@ def test_run_cell_is_a_pure_function_of_its_parameters(data_dir: Path) -> None:
     assert not np.allclose(first["grad_norm"], other["grad_norm"])
 
 
+def test_one_trajectory_gives_the_rows_of_one_run_per_C0(data_dir: Path) -> None:
+    """Issue 10 section 2: training once for all C0 gives, in float64, exactly the rows of a
+    separate stopped run per C0 (`lazy_path`; tests/learners/test_lazy_path.py checks each
+    radius against `sgd` itself). The largest C0 is never reached, the others are."""
+    ctx = CellContext(dtype=torch.float64, data_dir=data_dir)
+    c0s = [0.5, 2.0, 1000.0]
+    together = pd.DataFrame(
+        experiment.run_cell(_tiny_cell(C0s=c0s, normalization="raw", lr=0.5), ctx)
+    )
+    apart = pd.concat(
+        [
+            pd.DataFrame(experiment.run_cell(_tiny_cell(C0s=[c], normalization="raw", lr=0.5), ctx))
+            for c in c0s
+        ],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(together, apart, check_exact=True)
+    stopped = together.groupby("C0")["reached_boundary"].mean()
+    assert stopped[0.5] == 1.0 and stopped[1000.0] == 0.0
+    assert together.groupby("C0")["train_steps"].max().is_monotonic_increasing
+
+
 def test_memory_budget_batches_members_without_changing_the_rows_shape(data_dir: Path) -> None:
     ctx = CellContext(data_dir=data_dir)
     assert experiment.group_size(40, 25, members=3, memory_mb=64) == 3
@@ -150,7 +166,8 @@ def test_memory_estimate_is_bounded_for_the_paper_preset() -> None:
     paper = experiment.Config(**experiment.PRESETS["paper"])
     estimate = experiment.estimate_memory(paper)
     weights = 100_000 * 784 * 4  # one W at m = 10^5, d = 784
-    assert 2 * weights < estimate < 4 * 2**30
+    # the SGD step's arrays plus one stopped iterate per C0 (4) of the single member trained
+    assert 2 * weights < estimate < 6 * 2**30
     bigger = experiment.Config(**{**experiment.PRESETS["paper"], "memory_mb": 16_384})
     assert experiment.estimate_memory(bigger) > estimate
 
@@ -208,6 +225,11 @@ def test_summary_verdicts_follow_the_measured_slopes() -> None:
     )
     by_claim = {v.claim: v.verdict for v in shrinks.verdicts}
     assert by_claim["raw inputs, m=1000: grad_norm grows with C0 (Fig. 3)"] == "inconsistent"
+    # no net stopped below the largest C0: every C0 trained the same nets, nothing to judge
+    unstopped = _table({"delta_norm": -0.5, "grad_norm": 0.5}).assign(reached_boundary=False)
+    by_claim = {v.claim: v for v in experiment.summarize(unstopped, config).verdicts}
+    same = by_claim["raw inputs, m=1000: grad_norm grows with C0 (Fig. 3)"]
+    assert same.verdict == "inconclusive" and "same nets" in same.reason
     figures = experiment.figures(_table({"delta_norm": -0.5, "grad_norm": 0.5}), config)
     assert set(figures) == {"fig2_raw_by_width", "fig3_raw_by_C0", "fig7_histograms"}
 
@@ -267,6 +289,10 @@ def test_downsampling_and_hidden_bias_options_change_the_cell(data_dir: Path) ->
 
 def test_slope_tolerance_comes_from_the_seed_to_seed_spread() -> None:
     """Default tolerance: the 95% half-width of the per-run slopes' mean; a set value wins."""
+    from scipy import stats
+
+    from robustlab.theory import claims
+
     dims = [25, 100, 400]
     slopes = [-0.4, -0.5, -0.6, -0.5]
     rows = [
@@ -275,12 +301,31 @@ def test_slope_tolerance_comes_from_the_seed_to_seed_spread() -> None:
         for d in dims
     ]
     curve = pd.DataFrame(rows)
-    tolerance, source = experiment._tolerance(curve, "delta_norm", None)
-    from scipy import stats
-
+    tolerance, count, _ = claims.run_spread(curve["dim"], curve["delta_norm"], curve["member"])
     expected = stats.t.ppf(0.975, 3) * np.std(slopes, ddof=1) / 2
-    assert tolerance == pytest.approx(expected, rel=1e-6)
-    assert "4 runs" in source
-    assert experiment._tolerance(curve, "delta_norm", 0.1) == (0.1, "0.1 (set)")
+    assert tolerance == pytest.approx(expected, rel=1e-6) and count == 4
+    judged = claims.exponent_over_runs(
+        curve["dim"], curve["delta_norm"], curve["member"], -0.5, claim="c"
+    )
+    assert "4 runs" in judged.reason and judged.verdict == "consistent"
+    fixed = claims.exponent_over_runs(
+        curve["dim"], curve["delta_norm"], curve["member"], -0.5, claim="c", tolerance=0.1
+    )
+    assert "0.1 (set)" in fixed.reason
     single = curve[curve["member"] == 0]
-    assert experiment._tolerance(single, "delta_norm", None)[0] == 0.0
+    assert claims.run_spread(single["dim"], single["delta_norm"], single["member"])[0] == 0.0
+
+
+#: The quick preset's verdicts before the claims became a declarative list (issue 9); pinned.
+QUICK_VERDICTS = {
+    "raw inputs, m=1000, C0=10: slope of delta_norm in d": "consistent",
+    "raw inputs, m=1000, C0=10: slope of grad_norm in d": "inconsistent",
+    "raw inputs, m=1000, C0=10: slope of step in d": "consistent",
+    "one gradient step flips the prediction of every test point (Theorem 3.1)": "consistent",
+    "every trained net has test error below 1% (Sec. 5.1)": "consistent",
+}
+
+
+def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
+    found = {v["claim"]: v["verdict"] for v in quick["summary"]["verdicts"]}
+    assert found == QUICK_VERDICTS

@@ -19,7 +19,9 @@ numbers compared and a one-sentence reason), so an experiment's `summarize` is a
   judge the same over repeated runs, a miss or a reversal counting only beyond the run-to-run
   noise (`relative_error`, `paired_test` are their pieces);
 - `fact`: an exactly computed yes/no (a counterexample, a count);
-- `every`: a claim that holds when each of its parts does (per C, per d, ...).
+- `every`: a claim that holds when each of its parts does (per C, per d, ...);
+- `exponent_over_runs`: a slope pooled over runs, its tolerance the runs' own spread
+  (`run_spread`: the t half-width of the mean of the per-run slopes).
 
 A test is significant when its two-sided p value is below `alpha` and the effect has the
 predicted sign; a significant effect of the other sign is "inconsistent", anything else
@@ -58,6 +60,7 @@ __all__ = [
     "every",
     "exponent",
     "exponent_of",
+    "exponent_over_runs",
     "fact",
     "fraction",
     "inconclusive",
@@ -69,6 +72,7 @@ __all__ = [
     "rank_order_over_runs",
     "rank_trend",
     "relative_error",
+    "run_spread",
     "settle_each",
     "settled",
     "trend",
@@ -809,3 +813,68 @@ def rank_trend(
         more = "more seeds per x value (or more x values), for significance"
         return inconclusive(claim, reason, measured=tau, predicted=sign, settle=more)
     return Verdict(claim, kind, tau, sign, reason)
+
+
+# ------------------------------------------------------------------ an exponent over runs
+def run_spread(
+    x: npt.ArrayLike, y: npt.ArrayLike, runs: npt.ArrayLike, *, confidence: float = 0.95
+) -> tuple[float, int, float]:
+    """The seed-to-seed spread of a log-log slope: (half-width, runs, std of the slopes).
+
+    Each run (equal labels in `runs`) gets its own slope of y in x; the half-width is the
+    `confidence` t interval of their mean, t_{(1+c)/2, R-1} std / sqrt(R). A run whose slope
+    cannot be fitted is left out; with fewer than 2 slopes there is no spread: (0, R, nan).
+    """
+    xs, ys = as_float64(x, name="x").reshape(-1), as_float64(y, name="y").reshape(-1)
+    labels = np.asarray(runs).reshape(-1)
+    if not xs.shape == ys.shape == labels.shape:
+        raise ValueError(
+            f"x, y, runs must have one length, got {xs.size}, {ys.size}, {labels.size}"
+        )
+    slopes = []
+    for label in np.unique(labels):
+        chosen = labels == label
+        try:
+            slopes.append(fit_loglog_slope(xs[chosen], ys[chosen], drop_invalid=True).slope)
+        except ValueError:
+            continue
+    if len(slopes) < 2:
+        return 0.0, len(slopes), math.nan
+    values = np.asarray(slopes)
+    std = float(values.std(ddof=1))
+    t = float(stats.t.ppf((1 + confidence) / 2, df=values.size - 1))
+    return t * std / math.sqrt(values.size), values.size, std
+
+
+def exponent_over_runs(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    runs: npt.ArrayLike,
+    predicted: float,
+    *,
+    claim: str,
+    tolerance: float | None = None,
+    min_distinct_x: int = 3,
+) -> Verdict:
+    """The slope of y in x pooled over runs against `predicted`, tolerance from the runs.
+
+    As `exponent` ("="), with `tolerance` None taken from `run_spread` (the 95% half-width of
+    the mean of the per-run slopes; 0 with one run, so only the fit's own CI counts) and
+    named in the reason; a number is used as it is.
+    """
+    if tolerance is None:
+        half, count, std = run_spread(x, y, runs)
+        tolerance = half
+        source = (
+            f"{half:.3g} (95% half-width over {count} runs, slope std {std:.3g})"
+            if count >= 2
+            else f"0 ({count} run: no seed-to-seed spread to measure)"
+        )
+    else:
+        source = f"{tolerance:.3g} (set)"
+    verdict = exponent(
+        x, y, predicted, claim=claim, tolerance=tolerance, min_distinct_x=min_distinct_x
+    )
+    if verdict.measured is None:
+        return verdict
+    return dataclasses.replace(verdict, reason=f"{verdict.reason}; tolerance {source}")
