@@ -27,8 +27,8 @@ def quick(data_dir: Path, run_quick: Callable[..., dict[str, Any]]) -> dict[str,
 def test_quick_has_one_row_per_cell_and_width(quick: dict[str, Any]) -> None:
     config, table = quick["config"], quick["table"]
     cells = pw.cells(config)
-    assert quick["result"].total == len(cells) == len(config.family) * len(config.regime) * 3
-    assert len(table) == len(cells) * len(config.widths)
+    assert quick["result"].total == len(cells) == len(config.family) * 3
+    assert len(table) == len(cells) * len(config.regime) * len(config.widths)
     counts = table.groupby(["family", "regime", "seed"])["width"].apply(sorted)
     assert all(widths == config.widths for widths in counts)
     assert table["test_accuracy"].between(0, 1).all()
@@ -178,9 +178,10 @@ def test_run_cell_is_a_pure_function_of_the_cell(data_dir: Path) -> None:
     ctx = CellContext(data_dir=data_dir)
     cell = _tiny_cell("ntk", "A")
     first, second = pw.run_cell(cell, ctx), pw.run_cell(cell, ctx)
-    drop = {"seconds", "poison_seconds"}
-    strip = [{k: v for k, v in row.items() if k not in drop} for row in first]
-    assert strip == [{k: v for k, v in row.items() if k not in drop} for row in second]
+    drop = ["seconds", "poison_seconds", "lr_search_seconds"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(first).drop(columns=drop), pd.DataFrame(second).drop(columns=drop)
+    )
     assert [row["width"] for row in first] == [10, 20]
 
 
@@ -240,7 +241,7 @@ def test_conv_seed_block_gives_the_rows_of_single_seeds(data_dir: Path, regime: 
     assert [c["block_seeds"] for c in block_cells] == [[0, 1, 2]]
     plain = pd.DataFrame([row for c in plain_cells for row in pw.run_cell(c, ctx)])
     block = pd.DataFrame(pw.run_cell(block_cells[0], ctx))
-    drop = ["seconds", "poison_seconds"]
+    drop = ["seconds", "poison_seconds", "lr_search_seconds"]
     key = ["run_seed", "width"]
     plain = plain.drop(columns=drop).sort_values(key).reset_index(drop=True)
     block = block.drop(columns=drop).sort_values(key).reset_index(drop=True)
@@ -271,7 +272,7 @@ def test_margin_verdict_can_fail_and_say_why() -> None:
 def test_ntk_poison_respects_the_pixel_box(data_dir: Path) -> None:
     """The poisoned ntk inputs are x~_i / ||x_i|| with x~_i pixels in [0, 1] (authors' clamp)."""
     cell = _tiny_cell("ntk", "B")
-    member = pw._member(cell, 3, CellContext(data_dir=data_dir))
+    member = pw._member(cell, 3, CellContext(data_dir=data_dir), margin=False)
     clean_x = member.X.clone()
     poisoner = pw._new_model("ntk", 20, member.X.shape[1], torch.Generator().manual_seed(0))
     pw._poison_member(cell, member, poisoner, "B")
@@ -289,6 +290,7 @@ def test_protocol_cuts_name_every_departure_from_the_paper() -> None:
     assert any("2000 of 60000" in c for c in quick)
     assert any("10 of 500 poison epochs" in c for c in quick)
     assert any("60 of 1000 epochs" in c for c in quick)
+    assert any("by 'fixed', not 5-fold" in c for c in quick)
     old = experiment.config("paper", {"poison_schedule": "pga", "poison_loss": "negated"})
     cuts = pw.protocol_cuts(old)  # type: ignore[arg-type]
     assert any("pga" in c for c in cuts) and any("negated, not negated-ce" in c for c in cuts)
@@ -297,3 +299,63 @@ def test_protocol_cuts_name_every_departure_from_the_paper() -> None:
         "training",
         "margin (Assumption 1)",
     }
+
+
+@pytest.mark.parametrize("how", ["cv5", "holdout"])
+def test_lr_search_picks_a_rate_that_learns_on_clean_data_only(data_dir: Path, how: str) -> None:
+    """Issue 9 item 1: the rate is searched on the clean training data, per (seed, width), and
+    shared by every regime; a rate that cannot learn (1e-6) loses to one that can."""
+    config = get_experiment(NAME).config(
+        "quick",
+        {
+            "regime": ["clean", "A", "C"],
+            "widths": [10, 50],
+            "n_train": 150,
+            "n_test": 40,
+            "poison_steps": 2,
+            "max_epochs": 4,
+            "patience": 2,
+            "batch_size": 32,
+            "margin_samples": 0,
+            "lr_selection": how,
+            "lr_grid_ntk": [1e-6, 30.0],
+        },
+    )
+    (cell,) = [c for c in pw.cells(config) if c.seed == 0]  # type: ignore[arg-type]
+    rows = pd.DataFrame(pw.run_cell(cell, CellContext(data_dir=data_dir)))
+    assert (rows["lr"] == 30.0).all()
+    assert rows.groupby("width")["lr_search_accuracy"].nunique().max() == 1  # shared by regimes
+    assert rows["lr_search_accuracy"].between(0.2, 1.0).all()
+    # no test data in the search: a different test draw leaves the rates and scores alone
+    other = pd.DataFrame(
+        pw.run_cell(Cell({**cell.to_dict(), "n_test": 20}), CellContext(data_dir=data_dir))
+    )
+    pd.testing.assert_series_equal(other["lr_search_accuracy"], rows["lr_search_accuracy"])
+
+
+def test_cv5_folds_partition_the_training_data(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each fold validates on n // 5 distinct images and trains on the other n - n // 5."""
+    cell = _tiny_cell("ntk", "clean")
+    cell = Cell({**cell.to_dict(), "lr_selection": "cv5", "lr_grid_ntk": [30.0]})
+    member = pw._member(cell, 0, CellContext(data_dir=data_dir), margin=False)
+    seen: list[pw._Split] = []
+
+    plain = pw._Training.fit_all
+
+    def spy(self: pw._Training, *args: Any) -> list[Any]:
+        seen.extend(args[2])
+        return plain(self, *args)
+
+    monkeypatch.setattr(pw._Training, "fit_all", spy)
+    training = pw._Training(30.0, 32, 1, 1)
+    ((lr, score),) = pw._select_lr(cell, training, "ntk", 10, [member])
+    n = member.X.shape[0]
+    assert lr == 30.0 and 0.0 <= score <= 1.0 and len(seen) == 5
+    vals = torch.cat([s.X_val for s in seen])
+    assert vals.shape[0] == 5 * (n // 5) and torch.unique(vals, dim=0).shape[0] == vals.shape[0]
+    for s in seen:
+        assert s.X.shape[0] == n - n // 5
+        both = torch.cat([s.X, s.X_val])
+        assert torch.unique(both, dim=0).shape[0] == n  # train and validation are disjoint

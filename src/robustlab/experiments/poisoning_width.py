@@ -11,7 +11,7 @@ C = 700, B = 2.5, beta = 0.3, 50 runs), while clean training improves monotonica
 The poison follows the authors' code (PROTOCOL below): projected stochastic gradient ascent on
 the negated loss -CE(-f(x), y) against a clean-trained width-100 net, minibatches of 128 clamped
 to the pixel box [0, 1] after every minibatch, the l_{2,1} (A) or per-sample l2 (B) projection
-after every epoch. Nets train by minibatch SGD (batch 128, learning rate 0.1 for the conv net)
+after every epoch. Nets train by minibatch SGD (batch 128, learning rate by 5-fold cross-validation)
 for up to 1000 epochs with early stopping (patience 30) on a validation split of the poisoned
 data. Two model families: the paper's own convolutional net (`PaperConvNet`, width = size of its
 first fully connected layer; seeds batched as a `PaperConvEnsemble` with `seed_block`) and the
@@ -27,12 +27,14 @@ Protocol (paper / authors' code / robustlab; deviations named in PROTOCOL):
   500 epochs, step 0.1 (A, raw gradient of the minibatch mean) / 0.5 (B, normalized); the
   quick preset cuts to 10 epochs with a larger regime A step (20), the reduced paper run of the
   final note to 20 epochs with step 2.5;
-- training: SGD, lr 0.1, up to 1000 epochs, patience 30 (ties count), best epoch restored;
-  one validation fold of five (the authors average five folds); no learning-rate search.
+- training: SGD, up to 1000 epochs, patience 30 (ties count), best epoch restored; the
+  learning rate by 5-fold cross-validation on the clean training data (`lr_selection`; quick:
+  the fixed rate); one validation fold of five (the authors average five folds).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -160,8 +162,11 @@ PROTOCOL: tuple[ProtocolRow, ...] = (
         "vanilla SGD, batch 128, no momentum or weight decay; learning rate by 5-fold CV",
         "lr 0.1, T = 1000 epochs, stop after 30 epochs without val. accuracy >= best, restore "
         "the last best",
-        "lr_conv = 0.1, max_epochs = 1000, patience = 30, ties count; quick: 60 epochs, patience 8",
-        "no learning-rate search (the authors' code runs one fixed lr); quick cuts epochs",
+        "lr_selection = 'cv5' (paper): 5-fold CV per (seed, family, width) on the clean "
+        "training data over lr_grid_conv / lr_grid_ntk, shared by every regime; max_epochs = "
+        "1000, patience = 30, ties count; quick: fixed lr, 60 epochs, patience 8",
+        "the paper does not name its grid (robustlab's includes the code's 0.1); quick uses the "
+        "fixed rate and cuts epochs for time",
     ),
     ProtocolRow(
         "runs",
@@ -291,6 +296,32 @@ class Config(ExperimentConfig):
         gt=0.0,
         description="SGD learning rate, ntk family (unit-norm inputs, 1/sqrt(m) output scale)",
     )
+    lr_selection: Literal["cv5", "holdout", "fixed"] = Field(
+        default="cv5",
+        description="how each (seed, family, width) gets its learning rate, chosen once on the "
+        "seed's clean training data and shared by every regime (no test data): 'cv5' the "
+        "paper's 5-fold cross-validation over the family's lr grid (5 x len(grid) extra "
+        "trainings per width and for the poisoner's width), 'holdout' one training per grid "
+        "value on the validation split (len(grid) extra trainings), 'fixed' lr_conv / lr_ntk "
+        "(no extra training)",
+    )
+    lr_grid_conv: list[float] = Field(
+        default=[0.01, 0.03, 0.1, 0.3],
+        min_length=1,
+        description="conv family learning rates searched by 'cv5' / 'holdout' (the paper does "
+        "not name its grid; the authors' code default 0.1 is inside)",
+    )
+    lr_grid_ntk: list[float] = Field(
+        default=[10.0, 30.0, 100.0],
+        min_length=1,
+        description="ntk family learning rates searched by 'cv5' / 'holdout'",
+    )
+    lr_search_epochs: int = Field(
+        default=0,
+        ge=0,
+        description="epochs at most of each lr-search training (0: max_epochs; a cap makes the "
+        "search cheaper and favours rates that learn fast)",
+    )
     batch_size: int = Field(default=128, ge=1, description="SGD minibatch size (paper: 128)")
     max_epochs: int = Field(
         default=1000, ge=1, description="epochs at most per training run (authors: T = 1000)"
@@ -343,6 +374,13 @@ class Config(ExperimentConfig):
             raise ValueError(f"widths must be distinct integers >= 1, got {value}")
         return sorted(value)
 
+    @field_validator("lr_grid_conv", "lr_grid_ntk")
+    @classmethod
+    def _rates(cls, value: list[float]) -> list[float]:
+        if any(not (lr > 0 and math.isfinite(lr)) for lr in value) or len(set(value)) != len(value):
+            raise ValueError(f"learning rates must be distinct finite numbers > 0, got {value}")
+        return sorted(value)
+
     @field_validator("family", "regime")
     @classmethod
     def _distinct(cls, value: list[str]) -> list[str]:
@@ -377,6 +415,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "patience": 8,
         "margin_samples": 300,
         "margin_width": 300,
+        "lr_selection": "fixed",
         "seeds": 3,
     },
     "paper": {
@@ -396,6 +435,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "max_epochs": 1000,
         "patience": 30,
         "margin_samples": 2000,
+        "lr_selection": "cv5",
         "seeds": 50,
         "seed_block": 1,
     },
@@ -412,7 +452,9 @@ CAPTIONS: dict[str, str] = {
 
 
 def cells(config: Config) -> list[Cell]:
-    """One cell per (seed block, family, regime); each cell poisons once and trains every width.
+    """One cell per (seed block, family): it picks the learning rates on the clean data, then
+    poisons once per regime and trains every width (regimes of a seed share the rates, the
+    data split and the poisoner).
 
     A block is one seed (`block_seeds` = [seed]) except for the conv family with
     `seed_block` > 1, whose consecutive seeds train together as one `PaperConvEnsemble`.
@@ -422,11 +464,12 @@ def cells(config: Config) -> list[Cell]:
     heads = {
         config.seeds[i]: config.seeds[i : i + block] for i in range(0, len(config.seeds), block)
     }
-    for cell in grid(config, sweep=("family", "regime"), exclude=("seed_block",)):
+    for cell in grid(config, sweep=("family",), exclude=("seed_block", "regime")):
+        params = {**cell.to_dict(), "regimes": list(config.regime)}
         if cell["family"] != "conv" or block == 1:
-            out.append(Cell({**cell.to_dict(), "block_seeds": [cell.seed]}))
+            out.append(Cell({**params, "block_seeds": [cell.seed]}))
         elif cell.seed in heads:
-            out.append(Cell({**cell.to_dict(), "block_seeds": heads[cell.seed]}))
+            out.append(Cell({**params, "block_seeds": heads[cell.seed]}))
     return out
 
 
@@ -461,52 +504,88 @@ class _Split:
 
 
 def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
-    """Poison each seed's training set once (regime), train every width on it, a row per width.
+    """Per seed: learning rates on the clean data, then per regime one poison and every width.
 
     The data subsample, validation split, poisoner and per-width initializations of a seed are
     drawn from seeds derived in a fixed order from it, so the regimes of one seed share them
     (paired comparisons) and a seed gives the same rows alone or in a block. Rows: run_seed,
-    width, clean test / poisoned validation / poisoned training accuracy at the early-stopped
-    epoch, epochs, seconds (a block's time is shared equally), and what the poison spent.
+    regime, width, the learning rate used (and its search score), clean test / poisoned
+    validation / poisoned training accuracy at the early-stopped epoch, epochs, seconds (a
+    block's time is shared equally), and what the poison spent.
     """
-    family, regime = str(cell["family"]), str(cell["regime"])
+    family = str(cell["family"])
+    regimes = [str(r) for r in cell["regimes"]]
     block = [int(s) for s in cell["block_seeds"]]
-    members = [_member(cell, seed, ctx) for seed in block]
+    clean = [_member(cell, seed, ctx, margin="clean" in regimes) for seed in block]
     training = _Training.from_cell(cell, family)
+    poison_width = int(cell["poison_width"])
     start = time.perf_counter()
-    if regime in ("A", "B"):
-        width = int(cell["poison_width"])
-        poisoners = training.fit_all(
+    need = [int(m) for m in cell["widths"]]
+    if "A" in regimes or "B" in regimes:
+        need.append(poison_width)
+    rates = {m: _select_lr(cell, training, family, m, clean) for m in sorted(set(need))}
+    search_seconds = (time.perf_counter() - start) / len(clean)
+    poisoners: list[nn.Module] = []
+    if "A" in regimes or "B" in regimes:
+        fits = training.fit_all(
             family,
-            width,
-            [m.split() for m in members],
-            [torch.Generator().manual_seed(m.seeds["poisoner"]) for m in members],
+            poison_width,
+            [m.split() for m in clean],
+            [torch.Generator().manual_seed(m.seeds["poisoner"]) for m in clean],
+            [lr for lr, _ in rates[poison_width]],
         )
-        for member, fitted in zip(members, poisoners, strict=True):
-            _poison_member(cell, member, fitted.model, regime)
-    elif regime == "C":
-        for member in members:
-            flips = label_flip(
-                member.y,
-                float(cell["beta"]),
-                num_classes=NUM_CLASSES,
-                generator=torch.Generator().manual_seed(member.seeds["flip"]),
-            )
-            member.y = flips.y
-            member.info["flip_rate"] = flips.rate
-    poison_seconds = (time.perf_counter() - start) / len(members)
+        poisoners = [f.model for f in fits]
+    rows = []
+    for regime in regimes:
+        start = time.perf_counter()
+        members = [dataclasses.replace(m, info=dict(m.info)) for m in clean]
+        if regime in ("A", "B"):
+            for member, poisoner in zip(members, poisoners, strict=True):
+                _poison_member(cell, member, poisoner, regime)
+        elif regime == "C":
+            for member in members:
+                flips = label_flip(
+                    member.y,
+                    float(cell["beta"]),
+                    num_classes=NUM_CLASSES,
+                    generator=torch.Generator().manual_seed(member.seeds["flip"]),
+                )
+                member.y = flips.y
+                member.info["flip_rate"] = flips.rate
+        if regime != "clean":
+            for member in members:
+                member.info |= {"margin_lower": math.nan, "margin_upper": math.nan}
+        poison_seconds = (time.perf_counter() - start) / len(members)
+        rows += _train_widths(cell, training, family, regime, members, rates)
+        for row in rows[-len(members) * len(cell["widths"]) :]:
+            row |= {"poison_seconds": poison_seconds, "lr_search_seconds": search_seconds}
+    return rows
 
+
+def _train_widths(
+    cell: Cell,
+    training: _Training,
+    family: str,
+    regime: str,
+    members: list[_Member],
+    rates: dict[int, list[tuple[float, float]]],
+) -> list[dict[str, Any]]:
+    """Train every width on the members' (poisoned) data: one row per (width, member)."""
     rows = []
     for m in cell["widths"]:
         start = time.perf_counter()
         generators = [torch.Generator().manual_seed(x.seeds["models"] + int(m)) for x in members]
-        fits = training.fit_all(family, int(m), [x.split() for x in members], generators)
+        lrs = [lr for lr, _ in rates[int(m)]]
+        fits = training.fit_all(family, int(m), [x.split() for x in members], generators, lrs)
         seconds = (time.perf_counter() - start) / len(members)
-        for member, fitted in zip(members, fits, strict=True):
+        for k, (member, fitted) in enumerate(zip(members, fits, strict=True)):
             rows.append(
                 {
                     "run_seed": member.seed,
+                    "regime": regime,
                     "width": int(m),
+                    "lr": lrs[k],
+                    "lr_search_accuracy": rates[int(m)][k][1],
                     "test_accuracy": _accuracy(fitted.model, member.X_test, member.y_test),
                     "val_accuracy": fitted.val_accuracy,
                     "train_accuracy": fitted.train_accuracy,
@@ -515,16 +594,16 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
                     "n_fit": int(member.fit_idx.numel()),
                     "n_val": int(member.val_idx.numel()),
                     "seconds": seconds,
-                    "poison_seconds": poison_seconds,
                     **member.info,
                 }
             )
             logger.info(
-                "%s regime %s seed %d m=%d: test accuracy %.4f (%d epochs, %.1f s)",
+                "%s regime %s seed %d m=%d lr %g: test accuracy %.4f (%d epochs, %.1f s)",
                 family,
                 regime,
                 member.seed,
                 m,
+                lrs[k],
                 rows[-1]["test_accuracy"],
                 fitted.epochs_run,
                 seconds,
@@ -532,12 +611,62 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     return rows
 
 
-def _member(cell: Cell, seed: int, ctx: CellContext) -> _Member:
-    """A seed's clean data: subsample, model inputs, pixel box, validation split, sub-seeds."""
+def _select_lr(
+    cell: Cell, training: _Training, family: str, width: int, members: list[_Member]
+) -> list[tuple[float, float]]:
+    """Per member: the learning rate for `width` and its search score (mean validation
+    accuracy over the folds; nan for 'fixed'), on the member's clean training data only.
+
+    'cv5': five equal folds of a seeded permutation of the n training images (the remainder
+    always trains); each grid rate trains on four folds, early-stopped on the fifth, and the
+    rate with the best mean fold accuracy wins (ties: the smaller rate). 'holdout': the same
+    on the validation split. Every rate starts from the same initialization per fold.
+    """
+    how = str(cell["lr_selection"])
+    if how == "fixed":
+        return [(training.lr, math.nan)] * len(members)
+    grid_ = [float(x) for x in cell["lr_grid_conv" if family == "conv" else "lr_grid_ntk"]]
+    cap = int(cell["lr_search_epochs"]) or training.max_epochs
+    search = _Training(training.lr, training.batch_size, cap, training.patience)
+    folds: list[list[_Split]] = []  # per member, per fold
+    for member in members:
+        if how == "holdout":
+            folds.append([member.split()])
+            continue
+        n = member.X.shape[0]
+        size = n // 5
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(member.seeds["cv"]))
+        order = order.to(member.X.device)
+        splits = []
+        for k in range(5):
+            val = order[k * size : (k + 1) * size]
+            fit = torch.cat([order[: k * size], order[(k + 1) * size :]])
+            splits.append(_Split(member.X[fit], member.y[fit], member.X[val], member.y[val]))
+        folds.append(splits)
+    flat = [s for splits in folds for s in splits]
+    per = len(folds[0])
+    scores = np.zeros((len(members), len(grid_)))
+    for j, lr in enumerate(grid_):
+        generators = [
+            torch.Generator().manual_seed(members[i // per].seeds["cv"] + 7919 * (i % per) + width)
+            for i in range(len(flat))
+        ]
+        fits = search.fit_all(family, width, flat, generators, [lr] * len(flat))
+        accuracy = np.array([f.val_accuracy for f in fits]).reshape(len(members), per)
+        scores[:, j] = accuracy.mean(axis=1)
+    best = scores.argmax(axis=1)  # first maximum: the smaller rate on ties
+    return [(grid_[b], float(scores[i, b])) for i, b in enumerate(best)]
+
+
+def _member(cell: Cell, seed: int, ctx: CellContext, *, margin: bool) -> _Member:
+    """A seed's clean data: subsample, model inputs, pixel box, validation split, sub-seeds
+    (and, with `margin`, the ntk family's Assumption 1 margin bounds)."""
     family = str(cell["family"])
     n, dtype, device = int(cell["n_train"]), ctx.dtype, ctx.device
     drawn = torch.randint(0, 2**62, (5,), generator=ctx.generator(seed)).tolist()
     seeds = dict(zip(("data", "split", "poisoner", "flip", "models"), drawn, strict=True))
+    cv = torch.Generator().manual_seed(seeds["split"] + 1)
+    seeds["cv"] = int(torch.randint(0, 2**40, (1,), generator=cv))
     train_pixels, test_pixels, y_all, y_test = _subsample(cell, seeds["data"], ctx.data_dir)
     scale = 1.0 if family == "conv" else 1.0 / float(train_pixels.double().norm(dim=1).mean())
     X_all, pixel_box = _inputs(family, train_pixels, int(cell["ntk_dim"]))
@@ -569,7 +698,7 @@ def _member(cell: Cell, seed: int, ctx: CellContext) -> _Member:
         seeds,
         info,
     )
-    if family == "ntk" and cell["regime"] == "clean" and int(cell["margin_samples"]) > 0:
+    if family == "ntk" and margin and int(cell["margin_samples"]) > 0:
         info |= _margin(cell, member.X, member.y, seeds["models"])
     return member
 
@@ -714,20 +843,30 @@ class _Training:
         lr = float(cell["lr_conv"] if family == "conv" else cell["lr_ntk"])
         return cls(lr, int(cell["batch_size"]), int(cell["max_epochs"]), int(cell["patience"]))
 
+    def with_lr(self, lr: float) -> _Training:
+        return _Training(lr, self.batch_size, self.max_epochs, self.patience)
+
     def fit_all(
-        self, family: str, width: int, splits: list[_Split], generators: list[torch.Generator]
+        self,
+        family: str,
+        width: int,
+        splits: list[_Split],
+        generators: list[torch.Generator],
+        lrs: list[float],
     ) -> list[_Fitted]:
-        """Fresh nets of `width`, one per (split, generator): initialized from the generator,
-        then trained on the split with batches drawn from it. Several conv splits train as
-        one `PaperConvEnsemble` (same rows as one by one, up to summation order)."""
+        """Fresh nets of `width`, one per (split, generator, learning rate): initialized from
+        the generator, then trained on the split with batches drawn from it. Several conv
+        splits with one rate train as one `PaperConvEnsemble` (same rows as one by one, up to
+        summation order)."""
         dim = splits[0].X.shape[1]
         like = splits[0].X
         models = [_new_model(family, width, dim, g).to(like.device, like.dtype) for g in generators]
-        if family == "conv" and len(splits) > 1:
-            return self.fit_ensemble(models, splits, generators)  # type: ignore[arg-type]
+        if family == "conv" and len(splits) > 1 and len(set(lrs)) == 1:
+            ensemble = self.with_lr(lrs[0])
+            return ensemble.fit_ensemble(models, splits, generators)  # type: ignore[arg-type]
         return [
-            self.fit(model, s.X, s.y, s.X_val, s.y_val, g)
-            for model, s, g in zip(models, splits, generators, strict=True)
+            self.with_lr(lr).fit(model, s.X, s.y, s.X_val, s.y_val, g)
+            for model, s, g, lr in zip(models, splits, generators, lrs, strict=True)
         ]
 
     def fit_ensemble(
@@ -1107,6 +1246,10 @@ def protocol_cuts(config: Config) -> list[str]:
         )
     if config.poison_loss != "negated-ce":
         cuts.append(f"poison loss {config.poison_loss}, not negated-ce")
+    if config.lr_selection != "cv5":
+        cuts.append(f"learning rate by {config.lr_selection!r}, not 5-fold cross-validation")
+    elif config.lr_search_epochs and config.lr_search_epochs < config.max_epochs:
+        cuts.append(f"lr search trainings capped at {config.lr_search_epochs} epochs")
     if config.max_epochs < 1000 or config.patience < 30:
         cuts.append(
             f"training up to {config.max_epochs} of 1000 epochs, patience {config.patience} of 30"
