@@ -11,16 +11,22 @@ C = 700, B = 2.5, beta = 0.3, 50 runs), while clean training improves monotonica
 The poison follows the authors' code (PROTOCOL below): projected stochastic gradient ascent on
 the negated loss -CE(-f(x), y) against a clean-trained width-100 net, minibatches of 128 clamped
 to the pixel box [0, 1] after every minibatch, the l_{2,1} (A) or per-sample l2 (B) projection
-after every epoch. Nets train by minibatch SGD (batch 128, learning rate by 5-fold cross-validation)
-for up to 1000 epochs with early stopping (patience 30) on a validation split of the poisoned
-data. Two model families: the paper's own convolutional net (`PaperConvNet`, width = size of its
-first fully connected layer; seeds batched as a `PaperConvEnsemble` with `seed_block`) and the
-theorems' two-layer `ntk` nets (K = 10 outputs, unit-norm inputs as section 3 assumes, budgets
-converted in proportion). For the ntk family the finite-width margin of Assumption 1 is
-estimated from the data (certified bounds, robustlab.theory.margin), and the theorems' width
-ranges are given at that margin instead of a hand-set gamma. Whether each poisoned curve is
-non-monotone is decided by a test (per-seed quadratic fit in log m, one-sided t-test on the
-curvature, interior peak, held-out fall), not by eye.
+after every epoch. Nets train by minibatch SGD (batch 128, learning rate by 5-fold
+cross-validation) for up to 1000 epochs with early stopping (patience 30) on a validation split
+of the poisoned data. Two model families: the paper's own convolutional net (`PaperConvNet`,
+width = size of its first fully connected layer; seeds batched as a `PaperConvEnsemble` with
+`seed_block`) and the theorems' two-layer `ntk` nets (K = 10 outputs, unit-norm inputs as
+section 3 assumes, budgets converted in proportion). For the ntk family the finite-width margin
+of Assumption 1 is estimated from the data (certified bounds, robustlab.theory.margin), and the
+theorems' width ranges are given at that margin instead of a hand-set gamma. Whether each
+poisoned curve is non-monotone is decided by claims of robustlab.theory.claims (claims.py), not
+by eye: a paired rise from the narrowest width to the peak and a paired fall from the peak to
+the widest width (peak chosen on half of the seeds, tested on the other half with >= 6 seeds); a
+missing fall refutes the paper only on a grid that reaches its widest width, 1e5.
+
+Layout: config.py (Config, presets), protocol.py (the paper's statements, PROTOCOL), cells.py
+(cells, run_cell, learning-rate search), training.py (SGD with early stopping), claims.py
+(theory, summarize), figures.py.
 
 Protocol (paper / authors' code / robustlab; deviations named in PROTOCOL):
 - poison: negated-ce, SGA with minibatch 128, box [0, 1] per minibatch, projection per epoch,
@@ -57,13 +63,12 @@ from robustlab.experiments.poisoning_width.config import (
     FIGURE,
     MEAN_PIXEL_NORM,
     PAPER,
-    PAPER_FIGURE_3,
     PRESETS,
-    PROTOCOL,
     VERSION,
     Config,
 )
 from robustlab.experiments.poisoning_width.figures import figures
+from robustlab.experiments.poisoning_width.protocol import PAPER_FIGURE_3, PROTOCOL
 from robustlab.experiments.poisoning_width.training import _new_model, _Split, _Training
 
 __all__ = [

@@ -14,10 +14,10 @@ from robustlab.experiments.base import (
 from robustlab.experiments.poisoning_width.config import (
     ALPHA,
     MEAN_PIXEL_NORM,
-    PAPER_FIGURE_3,
     PAPER_WIDEST,
     Config,
 )
+from robustlab.experiments.poisoning_width.protocol import PAPER_FIGURE_3
 from robustlab.theory import claims
 from robustlab.theory import poisoning as theory_poisoning
 from robustlab.theory.claims import settle_each
