@@ -375,3 +375,12 @@ def test_standard_preset_reaches_the_papers_widest_width_and_names_its_cuts() ->
     cuts = "; ".join(pw.protocol_cuts(config))  # type: ignore[arg-type]
     assert "ntk nets only" in cuts and "by 'holdout'" in cuts and "400 of 60000" in cuts
     assert "widths up to" not in cuts
+
+
+def test_settle_texts_point_past_the_grid_the_config_has() -> None:
+    experiment = get_experiment(NAME)
+    quick = pw.settle_texts(experiment.config("quick"))  # type: ignore[arg-type]
+    standard = pw.settle_texts(experiment.config("standard"))  # type: ignore[arg-type]
+    assert "--preset standard" in quick["non-monotone in width"]
+    assert "--preset standard" not in standard["non-monotone in width"]
+    assert "more seeds than 6" in standard["non-monotone in width"]

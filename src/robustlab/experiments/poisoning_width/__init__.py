@@ -55,6 +55,7 @@ from robustlab.experiments.poisoning_width.claims import (
     _monotone_verdict,
     _poison_effect_verdict,
     protocol_cuts,
+    settle_texts,
     summarize,
     theory,
 )
@@ -97,6 +98,7 @@ __all__ = [
     "figures",
     "protocol_cuts",
     "run_cell",
+    "settle_texts",
     "summarize",
     "theory",
 ]
