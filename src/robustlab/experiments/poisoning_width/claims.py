@@ -187,8 +187,13 @@ def _monotone_verdict(family: str, acc: pd.DataFrame) -> Verdict:
     pick, tested, how = _peak(acc)
     drop = (tested.iloc[:, -1] - tested.iloc[:, pick]).to_numpy(dtype=float)
     mean, _, p_fall = claims.paired_test(drop)
+    where = (
+        f"from the peak m = {widths[pick]} to m = {widths[-1]}"
+        if pick < len(widths) - 1
+        else f"at the widest width m = {widths[-1]} (the peak)"
+    )
     no_fall = claims.fact(
-        f"no significant fall from the peak m = {widths[pick]} to m = {widths[-1]}",
+        f"no significant fall {where}",
         not p_fall < ALPHA,
         measured=mean,
         predicted=0.0,
