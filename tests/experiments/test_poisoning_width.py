@@ -88,6 +88,12 @@ def test_quick_summary_has_a_verdict_per_claim_and_a_figure(quick: dict[str, Any
         assert verdict["verdict"] in ("consistent", "inconsistent", "inconclusive")
         if "non-monotone" in verdict["claim"] and verdict["verdict"] == "inconclusive":
             assert str(max(config.widths)) in verdict["reason"] or "needs" in verdict["reason"]
+    # the quick outcomes, pinned (issue 9: kept when the claims were restated declaratively)
+    kinds = sorted(v["verdict"] for v in summary["verdicts"])
+    assert kinds == ["consistent"] * 5 + ["inconclusive"] * 3
+    assert all(
+        v["verdict"] == "inconclusive" for v in summary["verdicts"] if "non-monotone" in v["claim"]
+    )
     assert summary["headline"]["width cap (this config)"] == max(config.widths)
     assert summary["predictions"]["paper_figure_3"]["C"] == 700.0
     assert (quick["result"].root / "figures" / "accuracy_vs_width.png").stat().st_size > 10_000
