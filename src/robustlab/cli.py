@@ -2,7 +2,8 @@
 
     robustlab list [--all]
     robustlab show NAME
-    robustlab run NAME|all [--preset quick|paper] [--set key=value ...] [--config FILE.toml]
+    robustlab run NAME|all [--preset quick|standard|paper] [--set key=value ...]
+                  [--config FILE.toml]
                   [--out DIR] [--backend local|process|ray] [--device auto|cpu|cuda] [--fresh]
                   [--ray-address ADDR] [--workers N] [--data-dir DIR]
     robustlab report [DIR] [--single-file]
@@ -284,10 +285,33 @@ def _short(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _with_preset(experiments: list[Experiment], preset: str) -> list[Experiment]:
+    """``run all --preset P``: the experiments that define P; each other one is skipped with a
+    one-line notice on stderr (``standard`` exists only where quick leaves claims undecided).
+    Fails when none defines P."""
+    kept = [e for e in experiments if preset in e.presets]
+    console = _stderr()
+    for experiment in (e for e in experiments if preset not in e.presets):
+        allowed = ", ".join(experiment.presets)
+        console.print(
+            f"skipped {experiment.name}: no preset {escape(repr(preset))} "
+            f"(it has {escape(allowed)})"
+        )
+    if not kept:
+        _fail(f"no registered experiment has a preset {preset!r}; try --preset quick")
+    return kept
+
+
 @app.command(cls=_Command)
 def run(
     name: Annotated[str, typer.Argument(metavar="NAME|all", help="An experiment name, or 'all'.")],
-    preset: Annotated[str, typer.Option(help="Preset: quick or paper.")] = "quick",
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="Preset: quick, standard or paper (with 'all', experiments without it are "
+            "skipped)."
+        ),
+    ] = "quick",
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a config field: key=value (JSON or text)."),
@@ -332,6 +356,8 @@ def run(
     else:
         names = [name]
     experiments = [_experiment(n) for n in names]
+    if name == "all":
+        experiments = _with_preset(experiments, preset)
     sections = experiment_names(include_hidden=True)
 
     configs: list[ExperimentConfig] = []
