@@ -200,7 +200,7 @@ def _loss_fn(name: str) -> GridLoss:
 def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     """Exhaustive grid search; one row per k with the flips among the top-k."""
     dtype = ctx.dtype
-    x = torch.tensor([float(v) for v in cell["x"]], dtype=dtype)
+    x = torch.tensor([float(v) for v in cell["x"]], dtype=dtype, device=ctx.device)
     half = float(cell["box_half_width"])
     result = grid_search(
         _loss_fn(str(cell["loss"])),
