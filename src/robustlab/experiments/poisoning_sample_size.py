@@ -212,6 +212,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 15,
         "min_steps": 80,
     },
+    "standard": {
+        # Settles the rate and the critical exponent quick leaves open (5 sizes over a 16x
+        # range, 4 budgets): 8 sizes over a 128x range (n = 100 to 12800; the paper's 60000
+        # would take hours here) and 8 budgets, so that C / sqrt(n) spans 0.04 to 32, with a
+        # 20-step attack, 8 members and quick's training (lr 0.05, 15 epochs, >= 80 steps).
+        "n": [100, 200, 400, 800, 1600, 3200, 6400, 12_800],
+        "C": [0.0, 5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0],
+        "n_test": 10_000,
+        "reference_epochs": 3,
+        "poison_steps": 20,
+        "members": 8,
+        "lr": 0.05,
+        "epochs": 15,
+        "min_steps": 80,
+    },
     "paper": {},
 }
 
