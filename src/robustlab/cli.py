@@ -6,7 +6,7 @@
                   [--config FILE.toml]
                   [--out DIR] [--backend local|process|ray] [--device auto|cpu|cuda] [--fresh]
                   [--ray-address ADDR] [--workers N] [--data-dir DIR]
-    robustlab report [DIR] [--single-file]
+    robustlab report [DIR] [--single-file] [--standard FOLDER]
     robustlab --version | -h | --install-completion | --show-completion
 
 Usage errors (unknown experiment, field, value, preset, backend or device; a config that
@@ -438,17 +438,24 @@ def report(
             help="Write DIR/report.html with every image embedded: one file to share.",
         ),
     ] = False,
+    standard: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also show the standard runs under this folder (e.g. docs/results/standard), "
+            "each beside the same experiment's run.",
+        ),
+    ] = None,
 ) -> None:
     """Write DIR/index.html: every experiment's figures, settings, verdicts and command."""
     from robustlab.report import build_report, find_runs
 
     try:
-        path = build_report(directory, single_file=single_file)
+        path = build_report(directory, single_file=single_file, standard=standard)
     except FileNotFoundError as err:
         _fail(str(err))
     except OSError as err:  # a read-only or full results folder: say so in one line
         _fail(f"cannot write the report into {directory}: {err.strerror or err}")
-    records = find_runs(directory)
+    records = find_runs(directory) + (find_runs(standard) if standard is not None else [])
     _stdout().print(f"report of {len(records)} run(s) written to {escape(str(path))}")
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     for record in records:
