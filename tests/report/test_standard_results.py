@@ -147,8 +147,10 @@ def test_docs_page_lists_command_wall_time_verdicts_and_figures(
     assert page.count("| **consistent** |") == 8
     pngs = sorted((standard / TOY / "figures").glob("*.png"))
     assert pngs
+    captions = get_experiment(TOY).captions
     for png in pngs:
         assert f"](results/standard/{TOY}/figures/{png.name})" in page
+        assert f"*{png.stem}*: {captions[png.stem]}" in page
 
 
 def test_docs_page_without_results_says_so(tmp_path: Path) -> None:

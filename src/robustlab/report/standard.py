@@ -90,10 +90,12 @@ def _section(record: RunRecord, link: str, experiment_pages: str | None) -> str:
         parts.append(markdown_table(header, _verdict_rows(summary.verdicts)))
     if record.figures:
         parts.append("### Figures\n")
+    captions = _captions(name)
     for path in record.figures:
         relative = path.relative_to(record.folder).as_posix()
-        parts.append(f"![{name}: {path.stem}]({link}/{relative})\n")
-        parts.append(f"*{path.stem}*\n")
+        caption = captions.get(path.stem, "")
+        parts.append(f"![{markdown_cell(caption or path.stem)}]({link}/{relative})\n")
+        parts.append(f"*{path.stem}*" + (f": {caption}\n" if caption else "\n"))
     return "\n".join(parts)
 
 
@@ -140,6 +142,16 @@ def standard_results_page(
         relative = record.folder.relative_to(folder).as_posix()
         parts.append(_section(record, f"{link}/{relative}", experiment_pages))
     return "\n".join(parts)
+
+
+def _captions(name: str) -> dict[str, str]:
+    """The experiment's figure captions (none for an experiment this version does not know)."""
+    from robustlab.experiments.registry import UnknownExperimentError, get_experiment
+
+    try:
+        return dict(get_experiment(name).captions)
+    except (UnknownExperimentError, TypeError, ValueError):
+        return {}
 
 
 def _anchor(name: str) -> str:
