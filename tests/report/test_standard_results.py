@@ -225,3 +225,18 @@ def test_run_all_skips_experiments_without_the_preset(
     nowhere = CliRunner().invoke(cli.app, ["run", "all", "--preset", "nope", "--out", "x"])
     assert nowhere.exit_code == 2
     assert "no registered experiment has a preset 'nope'" in nowhere.output
+
+
+def test_settle_texts_name_presets_that_exist() -> None:
+    """A settle text that points to ``--preset P`` points to a preset the experiment has."""
+    import importlib
+    import re
+
+    from robustlab.experiments.registry import ENTRIES
+
+    for entry in ENTRIES:
+        module = importlib.import_module(entry.module)
+        presets = set(module.PRESETS)
+        for fragment, text in getattr(module, "SETTLE", {}).items():
+            for preset in re.findall(r"--preset (\w+)", text):
+                assert preset in presets, (entry.name, fragment, preset)
