@@ -588,12 +588,14 @@ def _rate(table: pd.DataFrame) -> tuple[Verdict, dict[str, float]]:
 SETTLE: dict[str, str] = {
     # a claim fragment -> what would settle the verdict when it is not consistent
     "decays at least as fast": (
-        "`--preset paper` (8 sizes n = 500 to 60000 instead of 100 to 1600, 50 attack steps, "
-        "100 epochs): a 120x range of n narrows the slope's CI"
+        "`--preset standard` (7 sizes n = 100 to 6400 instead of 100 to 1600, 8 members; "
+        "consistent there in 5 min) or `--preset paper` (8 sizes n = 500 to 60000, 50 attack "
+        "steps, 100 epochs): a wider range of n narrows the slope's CI"
     ),
     "stops decreasing": (
-        "`--preset paper` (8 sizes up to n = 60000, 7 budgets up to C = 500): more resolved "
-        "segments to pin beta"
+        "`--preset standard` (7 sizes up to n = 6400, 8 budgets up to C = 320: 42 resolved "
+        "segments instead of 12) or `--preset paper` (8 sizes up to n = 60000, 7 budgets up to "
+        "C = 500): more resolved segments to pin beta"
     ),
     "transition lies at": (
         "`--preset paper` (n up to 60000, C up to 500, 50 attack steps instead of 10): a weaker"
