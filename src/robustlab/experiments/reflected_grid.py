@@ -305,7 +305,10 @@ def _compare(flips: dict[str, dict[str, int]], challenger: str, setting: str) ->
     compared: dict[str, float] = {}  # flips among the top k, the challenger's then CE's
     for k, a, b in zip(ks, ours, theirs, strict=True):
         compared |= {f"{challenger}, top {k}": float(a), f"ce, top {k}": float(b)}
-    finer = f"a grid with more flipping points: `--preset paper` ({PAPER_GRID} points per axis)"
+    finer = (
+        "a grid with more flipping points: `--preset standard` (320 points per axis, about a "
+        f"minute here) or `--preset paper` ({PAPER_GRID} points per axis)"
+    )
     settle: str | None = None
     if strictly:
         why = f"strictly more at some k ({pairs})"
