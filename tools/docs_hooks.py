@@ -5,6 +5,8 @@
   committed quick run (``docs/figures/<name>/<stem>.png``, refreshed by
   ``tools/update_docs_figures.py``) with their captions;
 * ``experiments/index.md``, the list; ``references.md``, the papers table;
+* ``standard-results.md``: every committed standard run under ``docs/results/standard/NAME/``
+  (how it was run, verdicts, figures; ``robustlab.report.standard``);
 * ``tutorials/<example>.md`` for every script in ``examples/``: its docstring and its code.
 
 Referenced from ``mkdocs.yml`` (``hooks:``); ``make docs`` builds the site with ``--strict``.
@@ -27,20 +29,19 @@ sys.path.insert(0, str(ROOT / "src"))  # document this checkout, whatever the ve
 from robustlab.experiments import list_experiments  # noqa: E402
 from robustlab.experiments.base import Experiment  # noqa: E402
 from robustlab.references import REFERENCES, short_title  # noqa: E402
+from robustlab.report.standard import (  # noqa: E402
+    STANDARD_DIR,
+    markdown_cell,
+    markdown_table,
+    standard_results_page,
+)
 
 FIGURES = ROOT / "docs" / "figures"
 EXAMPLES = ROOT / "examples"
 
 
-def _cell(text: Any) -> str:
-    """Text for a markdown table cell: no pipes or line breaks."""
-    return str(text).replace("|", "\\|").replace("\n", " ").strip() or " "
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+_cell = markdown_cell
+_table = markdown_table
 
 
 def _value(value: Any) -> str:
@@ -63,7 +64,13 @@ def experiment_page(experiment: Experiment) -> str:
         "```bash\n"
         f"robustlab show {experiment.name}\n"
         f"robustlab run {experiment.name} --preset quick\n"
-        f"robustlab run {experiment.name} --preset paper\n```\n",
+        + (
+            f"robustlab run {experiment.name} --preset standard\n"
+            if "standard" in experiment.presets
+            else ""
+        )
+        + f"robustlab run {experiment.name} --preset paper\n```\n",
+        _standard_note(experiment),
         "## Protocol\n",
     ]
     if experiment.protocol:
@@ -96,6 +103,14 @@ def experiment_page(experiment: Experiment) -> str:
     ]
     parts.append(_table(["preset", "overrides of the defaults"], presets))
     return "\n".join(part for part in parts if part)
+
+
+def _standard_note(experiment: Experiment) -> str:
+    """A link to the experiment's committed standard run, when there is one."""
+    if not (ROOT / STANDARD_DIR / experiment.name / "summary.json").is_file():
+        return ""
+    anchor = experiment.name.lower()
+    return f"Its committed standard run: [Standard results](../standard-results.md#{anchor}).\n"
 
 
 def experiments_index(experiments: list[Experiment]) -> str:
@@ -160,6 +175,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     pages = {
         "experiments/index.md": experiments_index(experiments),
         "references.md": references_page(),
+        "standard-results.md": standard_results_page(
+            ROOT / STANDARD_DIR, link="results/standard", experiment_pages="experiments"
+        ),
     }
     for experiment in experiments:
         pages[f"experiments/{experiment.name}.md"] = experiment_page(experiment)

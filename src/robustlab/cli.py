@@ -2,13 +2,14 @@
 
     robustlab list [--all]
     robustlab show NAME
-    robustlab run NAME|all [--preset quick|paper] [--set key=value ...] [--config FILE.toml]
+    robustlab run NAME|all [--preset quick|standard|paper] [--set key=value ...]
+                  [--config FILE.toml]
                   [--out DIR] [--backend local|process|ray] [--device auto|cpu|cuda] [--fresh]
                   [--ray-address ADDR] [--workers N] [--data-dir DIR]
     robustlab plan NAME|all [--preset P] [--set key=value ...] [--config FILE.toml]
                    [--device auto|cpu|cuda] [--backend local|process|ray] [--workers N]
                    [--gpu-flops F] [--refresh-probe]
-    robustlab report [DIR] [--single-file]
+    robustlab report [DIR] [--single-file] [--standard FOLDER]
     robustlab --version | -h | --install-completion | --show-completion
 
 Usage errors (unknown experiment, field, value, preset, backend or device; a config that
@@ -408,10 +409,33 @@ def _headline(device: str) -> str:
     return "cuda" if device == "cuda" else "cpu"
 
 
+def _with_preset(experiments: list[Experiment], preset: str) -> list[Experiment]:
+    """``run all --preset P``: the experiments that define P; each other one is skipped with a
+    one-line notice on stderr (``standard`` exists only where quick leaves claims undecided).
+    Fails when none defines P."""
+    kept = [e for e in experiments if preset in e.presets]
+    console = _stderr()
+    for experiment in (e for e in experiments if preset not in e.presets):
+        allowed = ", ".join(experiment.presets)
+        console.print(
+            f"skipped {experiment.name}: no preset {escape(repr(preset))} "
+            f"(it has {escape(allowed)})"
+        )
+    if not kept:
+        _fail(f"no registered experiment has a preset {preset!r}; try --preset quick")
+    return kept
+
+
 @app.command(cls=_Command)
 def run(
     name: Annotated[str, typer.Argument(metavar="NAME|all", help="An experiment name, or 'all'.")],
-    preset: Annotated[str, typer.Option(help="Preset: quick or paper.")] = "quick",
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="Preset: quick, standard or paper (with 'all', experiments without it are "
+            "skipped)."
+        ),
+    ] = "quick",
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Override a config field: key=value (JSON or text)."),
@@ -449,6 +473,8 @@ def run(
     if workers is not None and workers < 1:
         _fail(f"--workers must be >= 1, got {workers}")
     experiments = _experiments(name)
+    if name == "all":
+        experiments = _with_preset(experiments, preset)
     configs = _configs(experiments, preset, set_, config)
     try:
         for experiment, cfg in zip(experiments, configs, strict=True):
@@ -558,6 +584,8 @@ def plan(
     if not (math.isfinite(flops) and flops > 0):
         _fail(f"--gpu-flops must be a finite number > 0 (FLOP/s, e.g. 6.7e13), got {gpu_flops}")
     experiments = _experiments(name)
+    if name == "all":
+        experiments = _with_preset(experiments, preset)
     configs = _configs(experiments, preset, set_, config)
     _setup_logging(_stderr())
     threads, _ = run_threads(backend)
@@ -658,17 +686,24 @@ def report(
             help="Write DIR/report.html with every image embedded: one file to share.",
         ),
     ] = False,
+    standard: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also show the standard runs under this folder (e.g. docs/results/standard), "
+            "each beside the same experiment's run.",
+        ),
+    ] = None,
 ) -> None:
     """Write DIR/index.html: every experiment's figures, settings, verdicts and command."""
     from robustlab.report import build_report, find_runs
 
     try:
-        path = build_report(directory, single_file=single_file)
+        path = build_report(directory, single_file=single_file, standard=standard)
     except FileNotFoundError as err:
         _fail(str(err))
     except OSError as err:  # a read-only or full results folder: say so in one line
         _fail(f"cannot write the report into {directory}: {err.strerror or err}")
-    records = find_runs(directory)
+    records = find_runs(directory) + (find_runs(standard) if standard is not None else [])
     _stdout().print(f"report of {len(records)} run(s) written to {escape(str(path))}")
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     for record in records:

@@ -250,17 +250,27 @@ def cells(config: Config) -> list[Cell]:
 
 
 def _sums(
-    draw: Any, theta: torch.Tensor, n_grid: list[int], replicates: int, d: int
+    draw: Any,
+    n_grid: list[int],
+    replicates: int,
+    d: int,
+    device: torch.device | None = None,
 ) -> list[torch.Tensor]:
-    """w = sum_i y_i x_i (replicates, d) float64 at every n of n_grid, samples drawn in chunks."""
-    w = torch.zeros(replicates, d, dtype=torch.float64)
+    """w = sum_i y_i x_i (replicates, d) float64 at every n of n_grid, samples drawn in chunks.
+
+    The samples are drawn on the CPU (the same numbers on every device) and summed on
+    ``device``; the sums stay there (the caller copies them out once per n).
+    """
+    device = torch.device("cpu") if device is None else device
+    w = torch.zeros(replicates, d, dtype=torch.float64, device=device)
     sums, done = [], 0
     rounds_per_chunk = max(1, _CHUNK_ENTRIES // (replicates * d))
     for n in n_grid:
         while done < n:
             rounds = min(rounds_per_chunk, n - done)
             batch = draw(rounds * replicates)
-            signed = (batch.y[:, None] * batch.x).to(torch.float64)
+            x, y = batch.x.to(device, non_blocking=True), batch.y.to(device, non_blocking=True)
+            signed = (y[:, None] * x).to(torch.float64)
             w += signed.reshape(rounds, replicates, d).sum(dim=0)
             done += rounds
         sums.append(w.clone())
@@ -310,9 +320,11 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
 
         theta_np = theta.numpy()
         gaussian_budgets = [0.0, *(float(e) for e in cell["eps"])]
-        for n, w in zip(n_grid, _sums(draw_gaussian, theta, n_grid, replicates, d), strict=True):
+        sums = _sums(draw_gaussian, n_grid, replicates, d, ctx.device)
+        for n, w in zip(n_grid, sums, strict=True):
+            w_np = w.cpu().numpy()  # the closed-form errors are evaluated on the host
             for epsilon in gaussian_budgets:
-                errors = gaussian_linear_error(w.numpy(), theta_np, sigma=sigma, eps=epsilon)
+                errors = gaussian_linear_error(w_np, theta_np, sigma=sigma, eps=epsilon)
                 add(n, "linear", epsilon, errors)
         return rows
 
@@ -325,10 +337,14 @@ def run_cell(cell: Cell, ctx: CellContext) -> list[dict[str, Any]]:
     ratios = [0.0, *(float(r) for r in cell["bernoulli_eps_over_tau"])]
     budgets = np.array([r * tau for r in ratios])
     theta_np = theta.numpy()
-    for n, w in zip(n_grid, _sums(draw_bernoulli, theta, n_grid, replicates, d), strict=True):
+    sums = _sums(draw_bernoulli, n_grid, replicates, d, ctx.device)
+    for n, w in zip(n_grid, sums, strict=True):
         # One FFT per training set gives every budget; a loop over replicates, not samples.
         errors = np.stack(
-            [bernoulli_linear_error_curve(row, theta_np, tau=tau, eps=budgets) for row in w.numpy()]
+            [
+                bernoulli_linear_error_curve(row, theta_np, tau=tau, eps=budgets)
+                for row in w.cpu().numpy()
+            ]
         )  # (replicates, len(ratios))
         for k, (ratio, epsilon) in enumerate(zip(ratios, budgets.tolist(), strict=True)):
             add(n, "linear", epsilon, errors[:, k], eps_over_tau=ratio, tau=tau)

@@ -8,7 +8,9 @@ inconsistent or inconclusive one), headline figures (numbers to 4 significant
 digits, nested values as small tables), the protocol table, predictions, settings, links to the
 run's data files and the command that reproduces it; the papers cited close the page.
 ``build_report(DIR, single_file=True)`` writes ``DIR/report.html`` with every image embedded,
-a page that can be shared alone.
+a page that can be shared alone. ``build_report(DIR, standard=FOLDER)`` adds the committed
+``standard`` runs under FOLDER (``docs/results/standard``: one folder per experiment with its
+``RUN.md``), each as its own section right after the same experiment's run from DIR.
 
 What the report reads is validated (``robustlab.report.schema``): a run whose config.json or
 summary.json is not JSON or has wrong values is shown as broken, with the problem; a figure
@@ -32,11 +34,13 @@ from urllib.parse import quote
 from robustlab.experiments.base import Experiment
 from robustlab.references import REFERENCES, Reference, short_title
 from robustlab.report.schema import (
+    RUN_NOTES,
     RunConfigFile,
     SummaryFile,
     VerdictRecord,
     figure_path,
     load_config_file,
+    load_run_notes,
     load_summary_file,
 )
 from robustlab.report.values import Html, is_number, mapping_html, table_html, value_text
@@ -169,13 +173,40 @@ def _paper(record: RunRecord) -> str:
     return str(paper) if paper is not None else ""
 
 
-def _toc(records: list[RunRecord], root: Path) -> str:
+@dataclass(frozen=True)
+class _Entry:
+    """A run as the page shows it: ``home`` is the results folder it was found under;
+    ``standard`` marks a committed standard run (``--standard``)."""
+
+    record: RunRecord
+    home: Path
+    standard: bool = False
+
+
+def _entries(
+    records: list[RunRecord], root: Path, standard: list[RunRecord], standard_root: Path | None
+) -> list[_Entry]:
+    """The runs in page order: each run of ``root``, then the standard runs of its experiment;
+    standard runs of experiments without a run in ``root`` close the list."""
+    home = standard_root or root
+    left = list(standard)
+    entries: list[_Entry] = []
+    for record in records:
+        entries.append(_Entry(record, root))
+        entries += [_Entry(r, home, standard=True) for r in left if r.name == record.name]
+        left = [r for r in left if r.name != record.name]
+    return entries + [_Entry(r, home, standard=True) for r in left]
+
+
+def _toc(entries: list[_Entry]) -> str:
     rows, classes = [], []
-    for index, record in enumerate(records):
+    for index, entry in enumerate(entries):
+        record = entry.record
         counts = record.summary.counts() if record.summary is not None else {}
         config = record.config
         text = html.escape(record.name, quote=True)
-        link = f'<a href="#{_anchor(index, record.name)}">{text}</a>{_location(record, root)}'
+        where = _location(record, entry.home, entry.standard)
+        link = f'<a href="#{_anchor(index, record.name)}">{text}</a>{where}'
         rows.append(
             [
                 Html(link),
@@ -195,18 +226,23 @@ def _toc(records: list[RunRecord], root: Path) -> str:
     return table_html(header, rows, classes=classes)
 
 
-def _location(record: RunRecord, root: Path) -> str:
-    relative = record.folder.relative_to(root).as_posix()
+def _location(record: RunRecord, home: Path, standard: bool = False) -> str:
+    relative = record.folder.relative_to(home).as_posix()
+    if standard:
+        where = (home / relative).as_posix() if relative != "." else home.as_posix()
+        return f' <span class="meta">(standard results: {html.escape(where)})</span>'
     if relative == record.name:
         return ""
     return f' <span class="meta">({html.escape(relative)})</span>'
 
 
 def _src(path: Path, root: Path, embed: bool) -> str:
+    """The image or link target of ``path`` from the page in ``root`` (a relative URL, or the
+    file itself as a data URI when ``embed``); standard runs may live outside ``root``."""
     if embed:
         kind = "svg+xml" if path.suffix.lower() == ".svg" else "png"
         return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-    return quote(path.relative_to(root).as_posix())
+    return quote(Path(os.path.relpath(path, root)).as_posix())
 
 
 def _figure_html(record: RunRecord, experiment: Experiment | None, root: Path, embed: bool) -> str:
@@ -325,12 +361,25 @@ def _meta(record: RunRecord) -> str:
     return line + (f"<p>{_esc(config.description)}</p>" if config.description else "")
 
 
-def _section(index: int, record: RunRecord, root: Path, embed: bool) -> str:
+def _run_notes(record: RunRecord) -> str:
+    notes = load_run_notes(record.folder)
+    if not notes:
+        return f'<p class="meta">No {RUN_NOTES}: the wall time and command were not recorded.</p>'
+    return (
+        f"<details open><summary>How it was run ({RUN_NOTES})</summary>"
+        f"<pre>{html.escape(notes.strip())}</pre></details>"
+    )
+
+
+def _section(index: int, entry: _Entry, root: Path, embed: bool) -> str:
+    record = entry.record
     experiment = _experiment(record)
+    title = html.escape(record.name) + (" — standard preset" if entry.standard else "")
     parts = [
         f'<section id="{_anchor(index, record.name)}">',
-        f"<h2>{html.escape(record.name)}{_location(record, root)}</h2>",
+        f"<h2>{title}{_location(record, entry.home, entry.standard)}</h2>",
         _meta(record),
+        _run_notes(record) if entry.standard else "",
     ]
     if record.problems:
         items = "".join(f"<li>{html.escape(problem)}</li>" for problem in record.problems)
@@ -398,21 +447,35 @@ def _reference_row(reference: Reference) -> list[Any]:
     ]
 
 
-def render_report(records: list[RunRecord], root: str | Path, *, embed: bool = False) -> str:
+def render_report(
+    records: list[RunRecord],
+    root: str | Path,
+    *,
+    embed: bool = False,
+    standard: list[RunRecord] | None = None,
+    standard_root: str | Path | None = None,
+) -> str:
     """The report page for ``records`` (folders under ``root``) as an HTML string.
 
     ``embed``: images inline as data URIs (a single file that can be shared alone).
+    ``standard``: committed standard runs (folders under ``standard_root``), each shown as its
+    own section after the same experiment's run, with its ``RUN.md``.
     """
     root = Path(root)
+    standard = standard or []
+    home = Path(standard_root) if standard_root is not None else None
+    entries = _entries(records, root, standard, home)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    extra = f" and {len(standard)} standard run(s) under {home}" if standard else ""
     body = [
         "<h1>robustlab results</h1>",
-        f'<p class="meta">{len(records)} run(s) under {html.escape(str(root))}; '
+        f'<p class="meta">{len(records)} run(s) under {html.escape(str(root))}'
+        f"{html.escape(extra)}; "
         f'generated {html.escape(stamp)}; <a href="#references">the papers</a>.</p>',
     ]
-    if records:
-        body.append(_toc(records, root))
-        body.extend(_section(index, record, root, embed) for index, record in enumerate(records))
+    if entries:
+        body.append(_toc(entries))
+        body.extend(_section(index, entry, root, embed) for index, entry in enumerate(entries))
     else:
         body.append("<p>No results yet: run <code>robustlab run NAME</code> first.</p>")
     body.append(_references())
@@ -425,15 +488,34 @@ def render_report(records: list[RunRecord], root: str | Path, *, embed: bool = F
     )
 
 
-def build_report(root: str | Path = "results", *, single_file: bool = False) -> Path:
+def build_report(
+    root: str | Path = "results",
+    *,
+    single_file: bool = False,
+    standard: str | Path | None = None,
+) -> Path:
     """Write ``root/index.html`` (images linked) from every run under ``root``; with
     ``single_file``, ``root/report.html`` with every image embedded. Returns its path.
 
-    Raises FileNotFoundError when ``root`` is not a folder.
+    ``standard``: a folder of committed standard runs (``docs/results/standard``) to show
+    beside the runs of ``root``, one section each.
+
+    Raises FileNotFoundError when ``root`` or ``standard`` is not a folder.
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"no results folder at {root}; run `robustlab run NAME` first")
-    page = render_report(find_runs(root), root, embed=single_file)
+    extra: list[RunRecord] = []
+    if standard is not None:
+        standard = Path(standard)
+        if not standard.is_dir():
+            raise FileNotFoundError(
+                f"no standard results folder at {standard}; the committed ones are in "
+                "docs/results/standard"
+            )
+        extra = find_runs(standard)
+    page = render_report(
+        find_runs(root), root, embed=single_file, standard=extra, standard_root=standard
+    )
     target = root / (SINGLE_FILE if single_file else "index.html")
     return atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))

@@ -17,16 +17,21 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 __all__ = [
     "FIGURE_SUFFIXES",
+    "RUN_NOTES",
     "RunConfigFile",
     "SummaryFile",
     "VerdictRecord",
     "figure_path",
     "load_config_file",
+    "load_run_notes",
     "load_summary_file",
 ]
 
 FIGURE_SUFFIXES: tuple[str, ...] = (".png", ".svg")
 """The figure files the report shows (PNG in the page, SVG linked beside it)."""
+
+RUN_NOTES = "RUN.md"
+"""A committed run's notes on how it was run: command, source commit, wall time, load."""
 
 Count = StrictInt
 
@@ -129,6 +134,15 @@ def load_config_file(path: Path) -> tuple[RunConfigFile | None, str | None]:
 def load_summary_file(path: Path) -> tuple[SummaryFile | None, str | None]:
     """The validated summary.json at ``path``, or None and the problem that stops it."""
     return _load(path, SummaryFile)
+
+
+def load_run_notes(folder: Path) -> str:
+    """The text of ``folder/RUN.md`` ("" when absent or not readable as UTF-8 text)."""
+    path = folder / RUN_NOTES
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def figure_path(folder: Path, name: str) -> Path:
