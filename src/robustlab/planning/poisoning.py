@@ -31,7 +31,7 @@ __all__ = ["TRAININGS_PER_WIDTH", "poisoning_loss", "poisoning_sample_size", "po
 _D, _K = 784, 10
 
 TRAININGS_PER_WIDTH = 1
-"""Trainings of each width in poisoning-width (1: the preset lr; k-fold lr selection: k + 1)."""
+"""Final trainings of each width and regime in poisoning-width (the lr search is counted apart)."""
 
 
 _LINEAR_PASSES = 4
@@ -84,11 +84,13 @@ def poisoning_sample_size(cell: Mapping[str, Any]) -> CellCost:
 
 
 def _fit(
-    cell: Mapping[str, Any], family: str, m: int, n_fit: int, n_val: int
+    cell: Mapping[str, Any], family: str, m: int, n_fit: int, n_val: int, epochs: int | None = None
 ) -> tuple[list[tuple[str, float]], int]:
     """((kind, FLOPs) pairs, steps) of one early-stopped training of width m: at most
-    ``max_epochs`` epochs of SGD on n_fit, and a forward pass over n_fit + n_val each epoch."""
-    b, epochs = int(cell["batch_size"]), int(cell["max_epochs"])
+    ``epochs`` (default ``max_epochs``) epochs of SGD on n_fit, and a forward pass over
+    n_fit + n_val each epoch."""
+    b = int(cell["batch_size"])
+    epochs = int(cell["max_epochs"]) if epochs is None else epochs
     batches = math.ceil(n_fit / b)
     if family == "conv":
         passes = epochs * (3 * batches * b + n_fit + n_val)
@@ -97,6 +99,25 @@ def _fit(
     epoch = batches * sgd_step(b, d, m, outputs=_K)
     epoch += two_layer_forward(n_fit + n_val, d, m, outputs=_K)
     return [(dense_kind(cell), epochs * epoch)], epochs * batches
+
+
+def _search(
+    cell: Mapping[str, Any], family: str, m: int, n: int, n_fit: int, n_val: int
+) -> tuple[list[tuple[str, float]], int]:
+    """The learning-rate search of width m (`lr_selection`): 'fixed' nothing; 'holdout' one
+    training per grid rate on the validation split; 'cv5' five per rate on four fifths of n,
+    each at most ``lr_search_epochs`` (0: ``max_epochs``) epochs."""
+    how = str(cell.get("lr_selection", "fixed"))
+    if how == "fixed":
+        return [], 0
+    rates = len(cell["lr_grid_conv" if family == "conv" else "lr_grid_ntk"])
+    epochs = int(cell.get("lr_search_epochs", 0)) or int(cell["max_epochs"])
+    if how == "holdout":
+        folds, fit, val = 1, n_fit, n_val
+    else:
+        folds, fit, val = 5, n - n // 5, n // 5
+    pairs, steps = _fit(cell, family, m, fit, val, epochs)
+    return [(kind, rates * folds * f) for kind, f in pairs], rates * folds * steps
 
 
 def _poison_work(cell: Mapping[str, Any], family: str, n: int) -> list[tuple[str, float]]:
@@ -110,28 +131,42 @@ def _poison_work(cell: Mapping[str, Any], family: str, n: int) -> list[tuple[str
 
 
 def poisoning_width(cell: Mapping[str, Any]) -> CellCost:
-    """Each seed of the cell's block: the poisoner (regimes A, B: a width-``poison_width`` net
-    and ``poison_steps`` ascent epochs), then every width trained ``TRAININGS_PER_WIDTH`` times
-    (at most ``max_epochs`` epochs each); the clean ntk cell also bounds the margin."""
-    family, regime = str(cell["family"]), str(cell["regime"])
+    """Each seed of the cell's block: the learning-rate search of every width (and of the
+    poisoner's width when a regime is A or B), the poisoner (one width-``poison_width`` net
+    shared by A and B), one ``poison_steps``-epoch ascent per regime A or B, then every width
+    trained once per regime (at most ``max_epochs`` epochs each); a cell with the clean regime
+    and the ntk family also bounds the margin."""
+    family = str(cell["family"])
+    regimes = [str(r) for r in cell.get("regimes") or [cell.get("regime", "clean")]]
     seeds = len(cell.get("block_seeds") or [cell["seed"]])
     n = int(cell["n_train"])
     n_val = max(1, round(float(cell["val_fraction"]) * n))
     n_fit = n - n_val
+    poisoned = [r for r in regimes if r in ("A", "B")]
+    widths = sorted(
+        {int(m) for m in cell["widths"]} | ({int(cell["poison_width"])} if poisoned else set())
+    )
     items: list[tuple[str, float]] = []
     steps = 0
+    for m in widths:
+        pairs, s = _search(cell, family, m, n, n_fit, n_val)
+        items += pairs
+        steps += s
     for m in cell["widths"]:
         pairs, s = _fit(cell, family, int(m), n_fit, n_val)
-        items += [(kind, TRAININGS_PER_WIDTH * f) for kind, f in pairs]
-        steps += TRAININGS_PER_WIDTH * s
-    if regime in ("A", "B"):
+        items += [(kind, TRAININGS_PER_WIDTH * len(regimes) * f) for kind, f in pairs]
+        steps += TRAININGS_PER_WIDTH * len(regimes) * s
+    if poisoned:
         pairs, s = _fit(cell, family, int(cell["poison_width"]), n_fit, n_val)
-        items += pairs + _poison_work(cell, family, n)
+        items += pairs
+        steps += s
         batches = math.ceil(n / int(cell["poison_batch_size"]))
-        steps += s + int(cell["poison_steps"]) * (
-            batches if cell["poison_schedule"] == "sga" else 1
-        )
-    if family == "ntk" and regime == "clean" and int(cell["margin_samples"]) > 0:
+        for _ in poisoned:
+            items += _poison_work(cell, family, n)
+            steps += int(cell["poison_steps"]) * (
+                batches if cell["poison_schedule"] == "sga" else 1
+            )
+    if family == "ntk" and "clean" in regimes and int(cell["margin_samples"]) > 0:
         k, w = int(cell["margin_samples"]), int(cell["margin_width"])
         margin = int(cell["margin_steps"]) * 4.0 * w * k  # float64 (m, n) products per step
         items.append(("dense", margin + 2.0 * w * k * int(cell["ntk_dim"])))
