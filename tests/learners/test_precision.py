@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from robustlab import losses
 from robustlab.learners import adversarial_training, sgd
 from robustlab.learners.precision import resolve_precision, training_precision
+from robustlab.learners.two_layer_step import LOW_ROUNDING, SLACK, _low_gradient, _step_norms
 from robustlab.models import TwoLayerNet
 
 BF16 = torch.bfloat16
@@ -232,3 +233,20 @@ def test_one_output_shape_probe_per_call() -> None:
         ValueError, match=r"\by must lie in 0\.\.2 for a 3-output model, got range 0\.\.5"
     ):
         sgd(model, X, torch.arange(12) % 6, lr=0.1, batch_size=4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(1, 40), shared=st.booleans())
+def test_bf16_step_norm_bound_covers_the_rounded_gradient(seed: int, n: int, shared: bool) -> None:
+    """The lazy-ball bound of the bf16 step is >= the norm of every row it writes into W."""
+    g = torch.Generator().manual_seed(seed)
+    E, m, d = 2, 24, 30
+    x = torch.randn(n, d, generator=g) if shared else torch.randn(E, n, d, generator=g)
+    coef = torch.randn(E, n, m, generator=g) * torch.rand(E, 1, m, generator=g) ** 4
+    if shared:  # the stepper's (E, m, n) memory layout
+        coef = coef.transpose(1, 2).contiguous().transpose(1, 2)
+    low = coef.to(BF16)
+    grad = _low_gradient(x, low).reshape(E, m, d)
+    exact = torch.linalg.vector_norm(grad.double(), dim=-1)
+    bound = _step_norms(x.float(), low.float()) * (1.0 + LOW_ROUNDING) * (1.0 + SLACK)
+    assert bool((exact <= bound).all())

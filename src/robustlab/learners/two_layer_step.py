@@ -11,8 +11,9 @@ the bounds to the exact distances. Decisions equal the plain per-step check up t
 
 With `low=True` (precision "bf16-mixed", issue 10) the two products W x and c^T x take bfloat16
 operands (W rounded into a buffer kept across steps) and accumulate in float32; the gradient
-comes out in bfloat16 and is added to the float32 W. The lazy-ball bound then uses the exact
-row norms of that rounded gradient; distances and projections stay in W's dtype.
+comes out in bfloat16 and is added to the float32 W. The lazy-ball bound then takes the step
+norms of the rounded operands, grown by 2^-7 for the rounding of the result; distances and
+projections stay in W's dtype.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from robustlab.models.two_layer import TwoLayerNet
 
 SLACK = 1e-3
 """Relative safety margin of the bound against rounding (far above float32's 6e-8 per op)."""
+LOW_ROUNDING = 2.0**-7
+"""Relative growth of a gradient row's norm by rounding its entries to bfloat16 (2^-8), doubled."""
 
 
 class TwoLayerStepper:
@@ -55,7 +58,12 @@ class TwoLayerStepper:
             self.low_w = torch.empty_like(net.W, dtype=torch.bfloat16)
         low_w = self.low_w.copy_(net.W.detach())
         low_x = bf16(x)
-        pre = torch.matmul(low_x, low_w.transpose(1, 2)).to(net.W.dtype)
+        if x.ndim == 2:  # one (n, d) x (d, E m) product: bfloat16 bmm of a broadcast x is slow
+            E, m, d = low_w.shape
+            flat = torch.mm(low_x, low_w.view(E * m, d).t()).to(net.W.dtype)
+            pre = flat.view(x.shape[0], E, m).transpose(0, 1)
+        else:
+            pre = torch.bmm(low_x, low_w.transpose(1, 2)).to(net.W.dtype)
         if net.b is not None:
             pre = pre + net.b.unsqueeze(1)
         return pre, low_x
@@ -77,12 +85,16 @@ class TwoLayerStepper:
         coef = net.step_coefficients(x, weights, preactivation=pre)
         if x.ndim == 2:  # (E, m, n) memory: the update's (E m, n) operand without a copy
             coef = coef.transpose(1, 2).contiguous().transpose(1, 2)
-        grad = _low_gradient(x, coef) if self.low else None
+        low_coef = bf16(coef) if self.low else None  # keeps coef's (E, m, n) memory
+        grad = None if low_coef is None else _low_gradient(x, low_coef)
         if self.radius is None or self.bound is None or self.w0_norm is None:
             self._update(x, coef, grad, lr, weight_decay)
             return
         beta = abs(1.0 - lr * weight_decay)
-        norms = _step_norms(x, coef) if grad is None else _row_norms(grad, net.W.shape[:2])
+        if low_coef is None:
+            norms = _step_norms(x, coef)
+        else:  # the rounded operands' exact product, then at most 2^-8 more per entry
+            norms = _step_norms(x.float(), low_coef.float()) * (1.0 + LOW_ROUNDING)
         grown = beta * self.bound + lr * abs(net.scale) * norms
         if weight_decay:
             grown += lr * weight_decay * self.w0_norm
@@ -172,20 +184,15 @@ def _tiny(t: Tensor) -> float:
 
 
 def _low_gradient(x: Tensor, coef: Tensor) -> Tensor:
-    """sum_i c_is x_i per member and neuron from bfloat16 operands (float32 accumulation in
-    the kernel, bfloat16 result): (E m, d) for a shared x (n, d), (E, m, d) for x (E, n, d)."""
-    lhs = bf16(coef.transpose(1, 2))
+    """sum_i c_is x_i per member and neuron from bfloat16 operands x, coef (float32
+    accumulation in the kernel, bfloat16 result): (E m, d) for a shared x (n, d), (E, m, d)
+    for x (E, n, d)."""
+    lhs = coef.transpose(1, 2)
     low_x = bf16(x)
     if x.ndim == 2:
         E, n, m = coef.shape
         return torch.mm(lhs.reshape(E * m, n), low_x)
     return torch.bmm(lhs, low_x)
-
-
-def _row_norms(grad: Tensor, leading: torch.Size) -> Tensor:
-    """||g_s|| of each row of the (rounded) gradient, accumulated in float32: (E, m) float64."""
-    norms: Tensor = torch.linalg.vector_norm(grad, dim=-1, dtype=torch.float32)
-    return norms.reshape(leading).to(torch.float64)
 
 
 def _step_norms(x: Tensor, coef: Tensor) -> Tensor:
