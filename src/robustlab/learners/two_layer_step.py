@@ -46,6 +46,7 @@ class TwoLayerStepper:
         self.exact_passes = 0  # steps that needed the whole-weight distance pass
         self.buffer: Tensor | None = None  # W - W0 of the projection, kept across steps
         self.low_w: Tensor | None = None  # bfloat16 copy of W (low precision), kept across steps
+        self.low_grad: Tensor | None = None  # the bfloat16 gradient, kept across steps
 
     @torch.no_grad()
     def preactivation(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -86,7 +87,7 @@ class TwoLayerStepper:
         if x.ndim == 2:  # (E, m, n) memory: the update's (E m, n) operand without a copy
             coef = coef.transpose(1, 2).contiguous().transpose(1, 2)
         low_coef = bf16(coef) if self.low else None  # keeps coef's (E, m, n) memory
-        grad = None if low_coef is None else _low_gradient(x, low_coef)
+        grad = None if low_coef is None else self._low_gradient(x, low_coef)
         if self.radius is None or self.bound is None or self.w0_norm is None:
             self._update(x, coef, grad, lr, weight_decay)
             return
@@ -109,6 +110,14 @@ class TwoLayerStepper:
             # On an accelerator, project every step rather than read `risky` back to the host.
             if x.device.type != "cpu" or bool(risky.any()):
                 self._project()
+
+    def _low_gradient(self, x: Tensor, coef: Tensor) -> Tensor:
+        """`_low_gradient` into a buffer kept across steps (no W-sized allocation per step)."""
+        E, m, d = self.net.W.shape
+        shape = (E * m, d) if x.ndim == 2 else (E, m, d)
+        if self.low_grad is None or self.low_grad.shape != shape:
+            self.low_grad = torch.empty(shape, dtype=torch.bfloat16, device=x.device)
+        return _low_gradient(x, coef, out=self.low_grad)
 
     def _update(
         self, x: Tensor, coef: Tensor, grad: Tensor | None, lr: float, weight_decay: float
@@ -183,7 +192,7 @@ def _tiny(t: Tensor) -> float:
     return float(torch.finfo(t.dtype).tiny)
 
 
-def _low_gradient(x: Tensor, coef: Tensor) -> Tensor:
+def _low_gradient(x: Tensor, coef: Tensor, *, out: Tensor | None = None) -> Tensor:
     """sum_i c_is x_i per member and neuron from bfloat16 operands x, coef (float32
     accumulation in the kernel, bfloat16 result): (E m, d) for a shared x (n, d), (E, m, d)
     for x (E, n, d)."""
@@ -191,8 +200,8 @@ def _low_gradient(x: Tensor, coef: Tensor) -> Tensor:
     low_x = bf16(x)
     if x.ndim == 2:
         E, n, m = coef.shape
-        return torch.mm(lhs.reshape(E * m, n), low_x)
-    return torch.bmm(lhs, low_x)
+        return torch.mm(lhs.reshape(E * m, n), low_x, out=out)
+    return torch.bmm(lhs, low_x, out=out)
 
 
 def _step_norms(x: Tensor, coef: Tensor) -> Tensor:
