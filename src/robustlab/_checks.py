@@ -18,8 +18,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from robustlab.models.generic import evaluation_mode
-
 
 def _show(value: object) -> str:
     """A short description of a value for an error message."""
@@ -245,18 +243,6 @@ def class_labels(name: str, y: Tensor, classes: int) -> None:
         )
 
 
-def output_classes(model: Any, x: Tensor) -> int:
-    """K, the number of logits per sample: from `outputs` / `num_classes`, else one probe."""
-    for attribute in ("outputs", "num_classes"):
-        value = getattr(model, attribute, None)
-        if isinstance(value, int):
-            return value
-    # eval mode: a probe must not update batch-norm statistics nor draw dropout masks
-    with torch.no_grad(), evaluation_mode(model):
-        out = model(x[:1])
-    return int(out.shape[-1]) if isinstance(out, Tensor) and out.ndim >= 2 else 1
-
-
 def callable_(name: str, value: object) -> None:
     """Something callable (a function, a module, a partial)."""
     if not callable(value):
@@ -348,11 +334,8 @@ def module(name: str, value: object) -> nn.Module:
 
 
 def training_data(model: nn.Module, X: object, y: object, name: str = "X") -> None:
-    """Training inputs fit for the model (see `model_input`) and finite labels; integer class
-    labels must lie in 0..K-1 for the model's K outputs (shapes are checked by the caller)."""
-    x = model_input(name, X, model)
-    target = labels("y", y)
-    if not target.is_floating_point() and x.numel():
-        classes = output_classes(model, x)
-        if classes > 1:  # one output: the learner checks +-1 against the output shape
-            class_labels("y", target, classes)
+    """Training inputs fit for the model (see `model_input`) and finite labels (shapes are
+    checked by the caller). The label values ({-1, +1} or 0..K-1) are checked against the
+    model's output shape by `models.generic.as_labels`, after the learner's one probe."""
+    model_input(name, X, model)
+    labels("y", y)

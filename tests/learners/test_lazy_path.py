@@ -74,6 +74,40 @@ def test_each_radius_equals_a_separate_stopped_run(
     assert torch.equal(net.W, _net(E, m, d, dtype, bias).W)  # the input net is unchanged
 
 
+def test_bf16_mixed_radius_equals_a_separate_bf16_stopped_run() -> None:
+    """precision="bf16-mixed" (argument or context): each radius equals sgd's bf16 stop."""
+    from robustlab.learners.precision import training_precision
+
+    E, m, d = 2, 40, 6
+    X, y = _data(200, d, torch.float32)
+    net = _net(E, m, d, torch.float32)
+    radii = [c / math.sqrt(m) for c in (0.5, 2.0, 40.0)]
+    kwargs: dict[str, Any] = dict(lr=0.5, batch_size=8, epochs=3)
+    with training_precision("bf16-mixed"):
+        path = lazy_path(
+            net, X, y, radii=radii, generator=torch.Generator().manual_seed(7), **kwargs
+        )
+    plain = lazy_path(net, X, y, radii=radii, generator=torch.Generator().manual_seed(7), **kwargs)
+    assert not torch.equal(path.params["W"][-1], plain.params["W"][-1])  # bf16 did round
+    stopped = []
+    for j, radius in enumerate(radii):
+        single, trace = sgd(
+            net,
+            X,
+            y,
+            lazy_radius=radius,
+            lazy_mode="stop",
+            generator=torch.Generator().manual_seed(7),
+            diagnostics=False,
+            precision="bf16-mixed",
+            **kwargs,
+        )
+        assert torch.equal(path.params["W"][j], single.W.detach())
+        assert torch.equal(path.updates[j], trace.updates)
+        stopped.append(bool(trace.stopped.any()))
+    assert stopped[0] and not stopped[-1]
+
+
 def test_bad_radii_are_refused() -> None:
     X, y = _data(10, 3, torch.float64)
     net = _net(1, 5, 3, torch.float64)

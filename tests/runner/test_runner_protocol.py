@@ -247,6 +247,7 @@ def test_modules_breaking_the_protocol_are_named() -> None:
     assert [f.name for f in good.fields()] == [
         "seeds",
         "dtype",
+        "precision",
         "width",
         "dim",
         "lr",

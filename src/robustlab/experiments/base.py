@@ -89,8 +89,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -167,6 +169,14 @@ class ExperimentConfig(BaseModel):
     dtype: Literal["float32", "float64"] = Field(
         default="float32", description="floating point precision of the computation"
     )
+    precision: Literal["float32", "bf16-mixed"] = Field(
+        default="float32",
+        description=(
+            "training precision: bf16-mixed takes bfloat16 matrix products with float32 "
+            "weights in the learners' training steps (sgd, adversarial_training); attacks, "
+            "evaluations and theory stay in dtype"
+        ),
+    )
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -188,6 +198,15 @@ class ExperimentConfig(BaseModel):
         if bad:
             raise ValueError(f"seeds must lie in [0, 2**63), got {bad[0]}")
         return value
+
+    @model_serializer(mode="wrap")
+    def _default_precision_unseen(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """Leave ``precision`` out while it is "float32": cells, keys, config.json and the
+        reproduce command of a default run stay exactly as before the field existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("precision") == "float32":
+            del data["precision"]
+        return data
 
     @model_validator(mode="after")
     def _finite_and_distinct(self) -> ExperimentConfig:

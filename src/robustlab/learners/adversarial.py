@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from robustlab import _checks
+from robustlab.learners.precision import Precision, resolve_precision
 from robustlab.learners.sgd import ModelT, Perturbation, _check_training, train_loop
 from robustlab.learners.trace import TrainingTrace
 from robustlab.models.generic import has_ensemble_axis
@@ -43,6 +44,7 @@ def adversarial_training(
     eval_data: tuple[Tensor, Tensor] | None = None,
     record_iterates: bool = False,
     inplace: bool = False,
+    precision: Precision | None = None,
 ) -> tuple[ModelT, TrainingTrace]:
     """Train on attacked inputs; returns (trained model, trace).
 
@@ -57,12 +59,15 @@ def adversarial_training(
     `factor` every `every` epochs (paper 004 section 4.2: lr=1, (0.2, 5), batch 64, 20 epochs).
     `lazy_radius` R projects a `TwoLayerNet` onto B_{2,inf}(W0, R) after every step (paper 002
     Algorithm 1). The trace's `batch_loss` is the loss on the attacked batches, `loss` and
-    `accuracy` are clean. Raises ValueError for bad shapes or hyper-parameters, and for a run
+    `accuracy` are clean. `precision="bf16-mixed"` computes the training step's products in
+    bfloat16 as in `sgd` (None: the context's, float32 by default); the attack runs in the
+    model's dtype. Raises ValueError for bad shapes or hyper-parameters, and for a run
     that diverges (a non-finite loss or weights), naming the step.
     """
     _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
     _checks.callable_("attack", attack)
     _checks.generator_(generator)
+    chosen = resolve_precision(precision)
     lr_factor: Callable[[int], float] | None = None
     if lr_decay is not None:
         factor, every = lr_decay
@@ -95,6 +100,7 @@ def adversarial_training(
         lr_factor=lr_factor,
         perturb=attack,
         perturb_every=attack_every,
+        precision=chosen,
     )
 
 

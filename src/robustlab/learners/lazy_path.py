@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from robustlab import _checks
+from robustlab.learners.precision import Precision, bf16, resolve_precision, uses_bf16
 from robustlab.learners.sgd import (
     _apply,
     _check_divergence,
@@ -34,7 +35,13 @@ from robustlab.learners.sgd import (
     _two_layer_weights,
 )
 from robustlab.learners.trace import check_loss, ensemble_logits
-from robustlab.learners.two_layer_step import SLACK, TwoLayerStepper, _row_distance, _step_norms
+from robustlab.learners.two_layer_step import (
+    LOW_ROUNDING,
+    SLACK,
+    TwoLayerStepper,
+    _row_distance,
+    _step_norms,
+)
 from robustlab.models.generic import as_labels, one_logit
 from robustlab.models.two_layer import TwoLayerNet
 
@@ -71,8 +78,8 @@ class _PathStepper(TwoLayerStepper):
     exact pass finds a candidate outside radii[j], the iterate before the step is radius j's.
     """
 
-    def __init__(self, net: TwoLayerNet, path: _Radii) -> None:
-        super().__init__(net, path.radii[-1], "stop")
+    def __init__(self, net: TwoLayerNet, path: _Radii, *, low: bool = False) -> None:
+        super().__init__(net, path.radii[-1], "stop", low=low)
         self.path = path
 
     @torch.no_grad()
@@ -90,19 +97,26 @@ class _PathStepper(TwoLayerStepper):
         coef = net.step_coefficients(x, weights, preactivation=pre)
         if x.ndim == 2:  # the (E m, n) operand of the update without a copy, as the parent
             coef = coef.transpose(1, 2).contiguous().transpose(1, 2)
+        low_coef = bf16(coef) if self.low else None  # as the parent's step (bf16-mixed)
+        grad = None if low_coef is None else self._low_gradient(x, low_coef)
+        if low_coef is None:
+            norms = _step_norms(x, coef)
+        else:
+            norms = _step_norms(x.float(), low_coef.float()) * (1.0 + LOW_ROUNDING)
         grown = abs(1.0 - lr * weight_decay) * self.bound
-        grown = grown + lr * abs(net.scale) * _step_norms(x, coef)
+        grown = grown + lr * abs(net.scale) * norms
         if weight_decay:
             grown += lr * weight_decay * self.w0_norm
         grown *= 1.0 + SLACK
         limit = self.path.next_radius()
         risky = ~(grown.amax(dim=1) <= limit * (1.0 - SLACK))
-        self._stop(x, coef, lr, weight_decay, active, grown, bool((risky & active).any()))
+        self._stop(x, coef, grad, lr, weight_decay, active, grown, bool((risky & active).any()))
 
     def _stop(
         self,
         x: Tensor,
         coef: Tensor,
+        grad: Tensor | None,
         lr: float,
         weight_decay: float,
         active: Tensor,
@@ -110,13 +124,13 @@ class _PathStepper(TwoLayerStepper):
         risky: bool,
     ) -> None:
         if not risky and (bool(active.all()) or not weight_decay):
-            super()._stop(x, coef, lr, weight_decay, active, grown, risky)
+            super()._stop(x, coef, grad, lr, weight_decay, active, grown, risky)
             return
         net, W = self.net, self.net.W.detach()
         assert self.radius is not None and self.bound is not None
         self.exact_passes += 1
         old = W.clone()
-        net.sgd_update_(x, coef, lr=lr, weight_decay=weight_decay)
+        self._update(x, coef, grad, lr, weight_decay)
         distance = _row_distance(net)
         self.path.crossed([old], distance.amax(dim=1), active)
         active &= distance.amax(dim=1) <= self.radius
@@ -173,6 +187,7 @@ def lazy_path(
     weight_decay: float = 0.0,
     generator: torch.Generator | None = None,
     shared_order: bool = True,
+    precision: Precision | None = None,
 ) -> LazyPath:
     """SGD stopped at every lazy radius in one run (paper 002 section 5.1); see the module.
 
@@ -180,8 +195,9 @@ def lazy_path(
     ...)`` with the same arguments and a generator in the same state (tested). ``model`` is not
     changed. A closed-form net (only W trainable) checks distances through the per-neuron bounds;
     a net with a trainable hidden bias trains by autograd with the exact check every step.
-    Raises ValueError for radii that are empty, not finite, negative or not ascending, and
-    everything `sgd` raises.
+    `precision` as in `sgd` (None: the context's; "bf16-mixed" rounds the closed-form step's
+    products to bfloat16, distances stay in W's dtype). Raises ValueError for radii that are
+    empty, not finite, negative or not ascending, and everything `sgd` raises.
     """
     _checks.module("model", model)
     if not isinstance(model, TwoLayerNet):
@@ -206,7 +222,8 @@ def lazy_path(
     names, params = _trainable(net)
     closed_form = _closed_form_kind(net, names)
     path = _Radii([p.detach() for p in params], values, X.device)
-    stepper = _PathStepper(net, path) if closed_form == "two_layer" else None
+    low = uses_bf16(resolve_precision(precision), params[0].dtype)
+    stepper = _PathStepper(net, path, low=low) if closed_form == "two_layer" else None
     active = torch.ones(E, dtype=torch.bool, device=X.device)
     n, step = X.shape[0], 0
     for _ in range(epochs):
@@ -215,9 +232,10 @@ def lazy_path(
             idx = order[..., start : start + batch_size]
             xb, yb = _gather(X, idx, E, X.ndim), y[idx]
             if stepper is not None:
-                pre, weights, batch_loss = _two_layer_weights(net, xb, yb, loss, binary)
+                pre, xs = stepper.preactivation(xb)
+                weights, batch_loss = _two_layer_weights(net, pre, yb, loss, binary)
                 _check_divergence("the minibatch loss", batch_loss, step, lr)
-                stepper.step(xb, weights, pre, lr, weight_decay, active)
+                stepper.step(xs, weights, pre, lr, weight_decay, active)
             else:
                 grads, batch_loss = _gradients(net, names, params, None, xb, yb, loss, binary)
                 _check_divergence("the minibatch loss", batch_loss, step, lr)

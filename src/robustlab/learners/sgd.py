@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from robustlab import _checks, losses
 from robustlab.geometry import project_weight_ball
+from robustlab.learners.precision import Precision, resolve_precision, uses_bf16
 from robustlab.learners.trace import (
     EVAL_CHUNK,
     TrainingDivergedError,
@@ -67,6 +68,8 @@ def sgd(
     record_iterates: bool = False,
     inplace: bool = False,
     diagnostics: bool = True,
+    precision: Precision | None = None,
+    validate: bool = True,
 ) -> tuple[ModelT, TrainingTrace]:
     """Train the first layer by SGD on a margin loss; returns (trained model, trace).
 
@@ -92,14 +95,21 @@ def sgd(
     `diagnostics=False` skips the passes over the whole training set at each record (trace
     loss, accuracy and sign_changes are NaN; distance_from_init is kept): for very wide nets,
     where one such pass costs as much as hundreds of steps and holds (E, 4096, m) activations.
+    `precision`: "float32", or "bf16-mixed" for bfloat16 matrix products with float32 weights
+    (`robustlab.learners.precision`; None: the context's, float32 by default). It covers the
+    closed-form TwoLayerNet step and the autograd path of any module (torch.autocast); a
+    `LinearModel`, float64 weights, the trace and the lazy-ball distances stay as they are.
+    `validate=False` skips the entry checks of model and data (a pass over each, 12-994 ms):
+    for library loops that call `sgd` again on a model and data they already checked.
     Raises ValueError for bad shapes, labels, losses or hyper-parameters, and
     `TrainingDivergedError` (a ValueError) for a run whose loss or weights stop being finite
     (lr too large), naming the step; the minibatch loss is checked every step, the weights
     after every epoch.
     """
-    _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
-    _checks.generator_(generator)
-    _checks.optional_integer("record_every", record_every, low=1)
+    if validate:
+        _check_training(model, X, y, lr, weight_decay, batch_size, epochs, max_steps, lazy_radius)
+        _checks.generator_(generator)
+        _checks.optional_integer("record_every", record_every, low=1)
     return train_loop(
         model,
         X,
@@ -119,6 +129,7 @@ def sgd(
         record_iterates=record_iterates,
         inplace=inplace,
         diagnostics=diagnostics,
+        precision=resolve_precision(precision),
     )
 
 
@@ -146,11 +157,13 @@ def train_loop(
     perturb: Perturbation | None = None,
     perturb_every: str = "batch",
     diagnostics: bool = True,
+    precision: Precision = "float32",
 ) -> tuple[ModelT, TrainingTrace]:
     """The minibatch loop behind `sgd` and `adversarial_training`.
 
     `lr_factor(epoch)` multiplies `lr` (a step decay); `perturb(model, x, y)` replaces the inputs
     by perturbed ones, once per minibatch or once per epoch for the whole training set.
+    `precision` "bf16-mixed" computes the step's products in bfloat16 (see `sgd`).
     """
     _validate(X, y, lr, batch_size, epochs, max_steps, weight_decay, record_every)
     ensemble_model = has_ensemble_axis(model)
@@ -194,9 +207,10 @@ def train_loop(
     names, params = _trainable(net)
     closed_form = _closed_form_kind(net, names)
     logger.debug("sgd: E=%d, n=%d, closed form=%s, params=%s", E, n, closed_form, names)
+    low = uses_bf16(precision, params[0].dtype)
 
     stepper = (
-        TwoLayerStepper(net, lazy_radius, lazy_mode)
+        TwoLayerStepper(net, lazy_radius, lazy_mode, low=low)
         if isinstance(net, TwoLayerNet) and closed_form == "two_layer"
         else None
     )
@@ -226,12 +240,13 @@ def train_loop(
                 xb = _perturbed(perturb, net, xb, yb, params)
             if stepper is not None:  # closed-form TwoLayerNet: in-place fused step
                 assert isinstance(net, TwoLayerNet)
-                pre, weights, batch_loss = _two_layer_weights(net, xb, yb, loss, binary)
+                pre, xs = stepper.preactivation(xb)
+                weights, batch_loss = _two_layer_weights(net, pre, yb, loss, binary)
                 _check_divergence("the minibatch loss", batch_loss, step, rate)
-                stepper.step(xb, weights, pre, rate, weight_decay, active)
+                stepper.step(xs, weights, pre, rate, weight_decay, active)
             else:
                 grads, batch_loss = _gradients(
-                    net, names, params, closed_form, xb, yb, loss, binary
+                    net, names, params, closed_form, xb, yb, loss, binary, low=low
                 )
                 _check_divergence("the minibatch loss", batch_loss, step, rate)
                 _apply(net, params, grads, rate, weight_decay, lazy_radius, lazy_mode, active, E)
@@ -379,11 +394,20 @@ def _gradients(
     yb: Tensor,
     loss: str,
     binary: bool,
+    *,
+    low: bool = False,
 ) -> tuple[list[Tensor], Tensor]:
-    """Gradient of each member's mean minibatch loss w.r.t. the trainable params, and that loss."""
+    """Gradient of each member's mean minibatch loss w.r.t. the trainable params, and that loss.
+
+    `low`: the autograd path runs the module under torch.autocast(bfloat16); the loss is taken
+    on float32 logits (the closed forms stay in the parameters' dtype)."""
     b = yb.shape[-1]
     if closed_form is None:
-        logits = ensemble_logits(model(xb), b, binary=binary)
+        with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=low):
+            out = model(xb)
+        if low and out.dtype != params[0].dtype:
+            out = out.to(params[0].dtype)
+        logits = ensemble_logits(out, b, binary=binary)
         per_member = per_sample_loss(logits, yb, loss).mean(dim=1)
         grads = torch.autograd.grad(per_member.sum(), params, allow_unused=True)
         pairs = zip(grads, params, strict=True)
@@ -425,14 +449,12 @@ def _loss_weights(logits: Tensor, yb: Tensor, loss: str) -> tuple[Tensor, Tensor
 
 @torch.no_grad()
 def _two_layer_weights(
-    net: TwoLayerNet, xb: Tensor, yb: Tensor, loss: str, binary: bool
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Preactivation W x (reused by the step), loss weights and minibatch loss of a TwoLayerNet."""
-    pre = net.preactivation(xb)
+    net: TwoLayerNet, pre: Tensor, yb: Tensor, loss: str, binary: bool
+) -> tuple[Tensor, Tensor]:
+    """Loss weights and minibatch loss of a TwoLayerNet from its preactivation W x (E, b, m)."""
     out = net._readout(net.activation(pre))
     logits = ensemble_logits(out, yb.shape[-1], binary=binary)
-    weights, batch_loss = _loss_weights(logits, yb, loss)
-    return pre, weights, batch_loss
+    return _loss_weights(logits, yb, loss)
 
 
 def _required(t: Tensor | None) -> Tensor:

@@ -77,7 +77,7 @@ def as_labels(y: Tensor, binary: bool, classes: int) -> Tensor:
         raise ValueError(f"a {classes}-output model needs integer labels 0..{classes - 1}")
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
         raise ValueError(
-            f"a {classes}-output model needs labels 0..{classes - 1}, "
+            f"y must lie in 0..{classes - 1} for a {classes}-output model, "
             f"got range {int(y.min())}..{int(y.max())}"
         )
     return y.long()

@@ -29,6 +29,7 @@ import torch
 
 from robustlab.experiments.base import Cell, CellContext
 from robustlab.experiments.registry import load_experiment
+from robustlab.learners.precision import DEFAULT_PRECISION, training_precision
 from robustlab.runner.cells import normalize_rows
 
 __all__ = [
@@ -93,7 +94,9 @@ class CellOutcome:
 
 
 def execute_cell(task: CellTask) -> CellOutcome:
-    """Run one cell in the current process: load its experiment, build its context, call it."""
+    """Run one cell in the current process: load its experiment, build its context, call it.
+
+    The cell's ``precision`` parameter (absent: float32) is the learners' default inside it."""
     experiment = load_experiment(task.module, name=task.experiment)
     cell = Cell(task.params)
     ctx = CellContext(
@@ -102,7 +105,8 @@ def execute_cell(task: CellTask) -> CellOutcome:
         data_dir=Path(task.data_dir) if task.data_dir else None,
     )
     start = time.perf_counter()
-    rows = normalize_rows(experiment.run_cell(cell, ctx))
+    with training_precision(str(cell.get("precision", DEFAULT_PRECISION))):
+        rows = normalize_rows(experiment.run_cell(cell, ctx))
     return CellOutcome(task.index, rows, time.perf_counter() - start)
 
 

@@ -28,6 +28,7 @@ from robustlab.experiments.base import (
     ExperimentConfig,
     verdict_to_dict,
 )
+from robustlab.learners.precision import DEFAULT_PRECISION
 from robustlab.runner.backends import BACKENDS, CellTask, make_backend
 from robustlab.runner.cells import cell_columns, cell_frame, cell_key
 from robustlab.runner.progress import NullProgress, ProgressReporter
@@ -83,9 +84,21 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+def with_precision(cell: Cell, precision: str) -> Cell:
+    """``cell`` carrying the config's training ``precision`` as a parameter, unless float32.
+
+    A float32 cell keeps exactly the parameters (and key) it had before the field existed; a
+    bf16-mixed cell gets its own key, so the two never share stored results.
+    """
+    params = {name: value for name, value in cell.items() if name != "precision"}
+    if precision != DEFAULT_PRECISION:
+        params["precision"] = precision
+    return cell if params == dict(cell) else Cell(params)
+
+
 def plan_cells(experiment: Experiment, config: ExperimentConfig) -> list[tuple[str, Cell]]:
     """The sweep's cells with their keys. Raises ConfigError for two cells with the same key."""
-    cells = experiment.cells(config)
+    cells = [with_precision(cell, config.precision) for cell in experiment.cells(config)]
     planned = [(cell_key(experiment.name, experiment.version, cell), cell) for cell in cells]
     seen: dict[str, Cell] = {}
     for key, cell in planned:
