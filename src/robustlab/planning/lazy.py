@@ -32,14 +32,16 @@ _TRAIN_COPIES = 8  # (m, d) tensors alive per member during an SGD step (W, W0, 
 
 
 def lazy_single_step(cell: Mapping[str, Any]) -> CellCost:
-    """SGD (stopped at the lazy ball) of E nets on MNIST 1 vs 0, then one exact step per test
-    point: 3 products of (points, d, m) per member and a sort of m breakpoints per point."""
+    """One SGD run of E nets on MNIST 1 vs 0 to the largest lazy ball (`lazy_path` records
+    every C0 of the cell's ``C0s``), then per C0 one exact step per test point: 3 products of
+    (points, d, m) per member and a sort of m breakpoints per point."""
     d, m, E = int(cell["dim"]), int(cell["width"]), int(cell["members"])
+    radii = len(cell.get("C0s") or [cell.get("C0", 0.0)])
     b = int(cell["batch_size"])
     steps = int(cell["max_epochs"]) * math.ceil(MNIST_BINARY_TRAIN / b)
     points = cell.get("test_points") or MNIST_BINARY_TEST
     attack = input_gradient(points, d, m, members=E) + 2.0 * points * E * m * d
-    dense = two_layer_forward(MNIST_BINARY_TEST, d, m, members=E) + attack
+    dense = radii * (two_layer_forward(MNIST_BINARY_TEST, d, m, members=E) + attack)
     size = itemsize(cell)
     budget = int(cell.get("memory_mb", 2048)) * 2**20
     training = min(E * _TRAIN_COPIES * m * d * size, max(budget, _TRAIN_COPIES * m * d * size))
@@ -47,7 +49,10 @@ def lazy_single_step(cell: Mapping[str, Any]) -> CellCost:
         flops=work(
             (dense_kind(cell), steps * sgd_step(b, d, m, members=E)),
             ("dense", dense),
-            ("elementwise", steps * E * m + points * E * m * SORT_OPS * math.log2(max(m, 2))),
+            (
+                "elementwise",
+                steps * E * m + radii * points * E * m * SORT_OPS * math.log2(max(m, 2)),
+            ),
         ),
         peak_bytes=2 * MNIST_BINARY_TRAIN * d * 4
         + max(training, min(budget, 3 * E * m * points * size)),
