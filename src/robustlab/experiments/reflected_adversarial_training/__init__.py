@@ -32,7 +32,7 @@ default, or from the loss averaged over batches of 100 test images, PyTorch's de
 reduction, which divides each step by 100 and gives the paper's PGD-2 0.003 where per-sample
 steps give 0.032; benchmarks/reflected_pgd2.py shows that steps, clipping and random starts do
 not explain it). Package: `config` (settings, protocol), `cells` (training and attacks),
-`claims` (verdicts), `figures`.
+`claims` (verdicts), `table` (variants, runs), `figures`.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from robustlab.experiments.reflected_adversarial_training.cells import (
     step_batches,
     takes_raw_steps,
 )
-from robustlab.experiments.reflected_adversarial_training.claims import summarize, theory
+from robustlab.experiments.reflected_adversarial_training.claims import summarize
 from robustlab.experiments.reflected_adversarial_training.config import (
     ATTACKS,
     CAPTIONS,
@@ -58,6 +58,7 @@ from robustlab.experiments.reflected_adversarial_training.config import (
     RAW_STEP_LOSSES,
     TRAININGS,
     Config,
+    theory,
 )
 from robustlab.experiments.reflected_adversarial_training.figures import figures
 

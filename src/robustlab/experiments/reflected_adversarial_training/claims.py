@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,16 @@ from robustlab.experiments.reflected_adversarial_training.config import (
     TRAININGS,
     Config,
 )
+from robustlab.experiments.reflected_adversarial_training.table import (
+    UNSTABLE_TRAIN_ERROR,
+    Variant,
+    errors,
+    row,
+    select,
+    unstable,
+    variant_label,
+    variants,
+)
 from robustlab.theory import claims
 from robustlab.theory.fitting import Verdict
 
@@ -31,10 +41,6 @@ LEVEL = 0.05
 TWO_SIDED = 2 * LEVEL
 #: "Identical up to the third decimal" (paper, Table 1 analysis).
 THIRD_DECIMAL = 1e-3
-#: A run whose final clean training error exceeds this was unstable (with train_top=True at
-#: lr 1 some runs collapse to a constant output, logistic loss log 2); such runs are counted
-#: and shown apart, and stay in the means (the paper reports means over all its runs).
-UNSTABLE_TRAIN_ERROR = 0.05
 #: Table 1 comparison: relative error |ours - paper| / max(paper, TABLE_FLOOR). The floor, one
 #: percentage point (21 of the 2115 test images), is the resolution below which the paper's
 #: three-decimal entries (0.000-0.008 in rows 2-5) cannot be told apart from run-to-run noise.
@@ -75,65 +81,6 @@ SETTLE: dict[str, str] = {
         "`--preset standard` (both raw-step losses evaluated, 5 runs, all data, 20 epochs)"
     ),
 }
-
-Variant = tuple[bool, str]
-
-
-def variant_label(variant: Variant) -> str:
-    """'W only, per-sample raw steps' and the like."""
-    top, step_loss = variant
-    return f"{'both layers' if top else 'W only'}, {step_loss} raw steps"
-
-
-def variants(table: pd.DataFrame) -> list[Variant]:
-    """The (train_top, raw_step_loss) variants present, in order of appearance."""
-    pairs = table[["train_top", "raw_step_loss"]].drop_duplicates()
-    return [(bool(t), str(s)) for t, s in pairs.itertuples(index=False)]
-
-
-def select(table: pd.DataFrame, variant: Variant) -> pd.DataFrame:
-    """The rows of one variant."""
-    top, step_loss = variant
-    return table[(table["train_top"] == top) & (table["raw_step_loss"] == step_loss)]
-
-
-def errors(table: pd.DataFrame) -> pd.DataFrame:
-    """Robust error indexed by (training, seed, member), one column per attack."""
-    return table.pivot_table(
-        index=["training", "seed", "member"], columns="attack", values="robust_error"
-    )
-
-
-def row(wide: pd.DataFrame, training: str) -> pd.DataFrame:
-    """The runs of one training method: one row per (seed, member), one column per attack."""
-    return cast(pd.DataFrame, wide.xs(training, level="training"))
-
-
-def unstable(table: pd.DataFrame) -> pd.Series:
-    """True per row of an unstable run (final clean training error above the rule)."""
-    return table["train_error"] > UNSTABLE_TRAIN_ERROR
-
-
-def theory(config: Config) -> dict[str, Any]:
-    """The paper's Table 1 (robust test error, mean of 10 runs) and the claims checked."""
-    return {
-        "paper_table1": {
-            t: {a: PAPER_TABLE1[t][a] for a in config.attacks if a in PAPER_TABLE1[t]}
-            for t in config.training
-        },
-        "claims": [
-            "every row within 50% relative error of Table 1 (floor 0.01)",
-            "the attacks rank in each row as in Table 1",
-            "R-FGSM = FGSM and R-BIM = BIM up to the third decimal",
-            "reflected attacks are at least as strong as the plain ones",
-            "R-PGD-2 is stronger than PGD-2 against every model (standard: 0.256 vs 0.003)",
-            "R-PGD-inf gains most against the standard model (0.286 vs 0.033)",
-            "training with plain PGD is still competitive",
-            "training with R-PGD dominates training with PGD (rows 3 and 5 vs 2 and 4)",
-        ],
-        "logistic_slope_ratio": "sigma(-z) / sigma(z) = e^{-z}: the plain PGD step shrinks "
-        "like e^{-z} relative to the reflected one at margin z",
-    }
 
 
 def _runs(wide: pd.DataFrame, training: str, columns: Sequence[str]) -> dict[str, np.ndarray]:

@@ -10,13 +10,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from robustlab.experiments.reflected_adversarial_training.claims import (
+from robustlab.experiments.reflected_adversarial_training.config import PAPER_TABLE1, Config
+from robustlab.experiments.reflected_adversarial_training.table import (
     select,
     unstable,
     variant_label,
     variants,
 )
-from robustlab.experiments.reflected_adversarial_training.config import PAPER_TABLE1, Config
 from robustlab.plotting import margin_loss_figure, new_figure
 
 
