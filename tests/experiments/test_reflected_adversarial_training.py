@@ -425,3 +425,31 @@ def test_the_top_layer_finding_can_fail(top_matches: bool, expected: str) -> Non
         "W only, per-sample raw steps",
         "both layers, per-sample raw steps",
     }
+
+
+@pytest.mark.parametrize(("mean_matches", "expected"), [(True, C), (False, I)])
+def test_the_raw_step_findings_can_fail(mean_matches: bool, expected: str) -> None:
+    """Batch-mean rows at the paper's PGD-2 value and 10x its PGD-inf value, per-sample rows the
+    other way round (or everything swapped)."""
+    frames = []
+    for step_loss in ("per-sample", "batch-mean"):
+        near = {"PGD-2": step_loss == "batch-mean", "PGD-inf": step_loss == "per-sample"}
+        errors = {
+            "standard": {
+                attack: [
+                    value * (1.0 if near.get(attack, True) == mean_matches else 10.0)
+                    + 1e-4 * member
+                    for member in range(4)
+                ]
+                for attack, value in experiment.PAPER_TABLE1["standard"].items()
+            }
+        }
+        table = _synthetic_table(errors).assign(train_top=True, raw_step_loss=step_loss)
+        frames.append(table)
+    config = experiment.Config(
+        training=["standard"], train_top=[True], raw_step_losses=["per-sample", "batch-mean"]
+    )
+    summary = experiment.summarize(pd.concat(frames, ignore_index=True), config)
+    findings = [v for v in summary.verdicts if v.claim.startswith("finding (both layers)")]
+    assert [v.claim.split("'s ")[1].split(" column")[0] for v in findings] == ["PGD-2", "PGD-inf"]
+    assert [v.verdict for v in findings] == [expected, expected]

@@ -224,7 +224,8 @@ def theory(config: Config) -> dict[str, Any]:
             "training with plain PGD is still competitive",
             "training with R-PGD dominates training with PGD (rows 3 and 5 vs 2 and 4)",
             "finding: the standard row's sign-attack columns need the top layer trained too",
-            "finding: the PGD-2 column needs batch-mean raw steps",
+            "finding: the PGD-2 column needs batch-mean raw steps, the PGD-inf column "
+            "per-sample ones",
         ],
         "logistic_slope_ratio": "sigma(-z) / sigma(z) = e^{-z}: the plain PGD step shrinks "
         "like e^{-z} relative to the reflected one at margin z",
