@@ -30,9 +30,10 @@ against the paper's 0.236, 0.033, 0.286, while W only gives 0.022 for every linf
 `raw_step_losses` (evaluated per cell; Algorithm 1's raw step from the per-sample loss, the
 default, or from the loss averaged over batches of 100 test images, PyTorch's default
 reduction, which divides each step by 100 and gives the paper's PGD-2 0.003 where per-sample
-steps give 0.032; benchmarks/reflected_pgd2.py shows that steps, clipping and random starts do
-not explain it). Package: `config` (settings, protocol), `cells` (training and attacks),
-`claims` (verdicts), `table` (variants, runs), `figures`.
+steps give 0.033, but turns PGD-inf's 0.033, the paper's value, into 0.004: no one reduction
+reproduces both columns; benchmarks/reflected_pgd2.py shows that steps, clipping and random
+starts do not explain PGD-2). Package: `config` (settings, protocol), `cells` (training and
+attacks), `claims` (verdicts), `table` (variants, runs), `figures`.
 """
 
 from __future__ import annotations
