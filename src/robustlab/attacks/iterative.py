@@ -21,7 +21,10 @@ inputs of any shape (n, *shape), outputs (n,), (n, 1) (labels in {-1, +1}) or (n
 
 Targeted attacks (`target=` classes t) succeed where t is predicted; their loss is the targeted
 reflected loss of paper 004 section 4.3 (`_common`). `step="raw"` takes Algorithm 1's
-unnormalized steps delta += step_size * grad instead of normalized ones.
+unnormalized steps delta += step_size * grad instead of normalized ones, grad being each
+sample's own loss gradient; a loss averaged over a batch of B samples (PyTorch's default
+reduction) divides every raw step by B: pass step_size / B for that batch (the
+reflected-adversarial-training option raw_step_losses = "batch-mean").
 """
 
 from __future__ import annotations
