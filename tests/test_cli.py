@@ -223,9 +223,15 @@ def test_boolean_flags_are_shown_without_a_value() -> None:
         assert "<str>" in _invoke("run", "-h")[1]  # options with values keep their type
 
 
-def test_shell_completion_script() -> None:
-    code, stdout, _ = _invoke("--show-completion", "bash")
-    assert code == 0 and "_ROBUSTLAB_COMPLETE" in stdout and "complete " in stdout
+def test_shell_completion_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    # typer finds the shell by walking the parent processes (shellingham); a test run whose
+    # shell has exited (nohup, a detached job) has none, so the shell is fixed here.
+    import shellingham
+
+    monkeypatch.setattr(shellingham, "detect_shell", lambda *a, **k: ("bash", "/bin/bash"))
+    result = runner.invoke(app, ["--show-completion"])
+    assert result.exit_code == 0, (result.exception, result.stderr)
+    assert "_ROBUSTLAB_COMPLETE" in result.stdout and "complete " in result.stdout
 
 
 def test_list_and_show_name_the_papers() -> None:
