@@ -389,4 +389,4 @@ def test_settle_texts_point_past_the_grid_the_config_has() -> None:
     standard = pw.settle_texts(experiment.config("standard"))  # type: ignore[arg-type]
     assert "--preset standard" in quick["non-monotone in width"]
     assert "--preset standard" not in standard["non-monotone in width"]
-    assert "more seeds than 6" in standard["non-monotone in width"]
+    assert "more seeds than 30" in standard["non-monotone in width"]

@@ -302,14 +302,16 @@ def settle_texts(config: Config) -> dict[str, str]:
     the paper's widest width first, then more seeds."""
     if max(config.widths) < PAPER_WIDEST:
         shape = (
-            "`--preset standard` (ntk nets, widths 10 to 1e5, 6 seeds: about 1 h here), or "
+            "`--preset standard` (ntk nets, widths 10 to 1e5, 30 seeds: about 22 min on a "
+            "quiet 2-core machine), or "
             "`--preset paper` (also the conv net, all 60000 images, 50 seeds): the paper's fall "
             "lies between its peak near 2e4 and 1e5, beyond this grid's widest width"
         )
     else:
         shape = (
-            f"more seeds than {len(config.seeds)} (`--set seeds=12`: the held-out test then has "
-            "6), or `--preset paper` (the conv net, all 60000 images, 50 seeds)"
+            f"more seeds than {len(config.seeds)} (`--set seeds={2 * len(config.seeds)}`: the "
+            f"held-out test then has {len(config.seeds)} pairs) or more images per seed, or "
+            "`--preset paper` (the conv net, all 60000 images, 50 seeds)"
         )
     more = f"more paired seeds than {len(config.seeds)}: `--set seeds=10` or `--preset standard`"
     return {"non-monotone in width": shape, "poisoning lowers": more}
