@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from robustlab import _checks
-from robustlab.learners.precision import Precision, bf16, resolve_precision, uses_bf16
+from robustlab.learners.precision import Precision, resolve_precision, uses_bf16
 from robustlab.learners.sgd import (
     _apply,
     _check_divergence,
@@ -36,11 +36,7 @@ from robustlab.learners.sgd import (
 )
 from robustlab.learners.trace import check_loss, ensemble_logits
 from robustlab.learners.two_layer_step import (
-    LOW_ROUNDING,
-    SLACK,
     TwoLayerStepper,
-    _row_distance,
-    _step_norms,
 )
 from robustlab.models.generic import as_labels, one_logit
 from robustlab.models.two_layer import TwoLayerNet
@@ -82,60 +78,11 @@ class _PathStepper(TwoLayerStepper):
         super().__init__(net, path.radii[-1], "stop", low=low)
         self.path = path
 
-    @torch.no_grad()
-    def step(
-        self,
-        x: Tensor,
-        weights: Tensor,
-        pre: Tensor,
-        lr: float,
-        weight_decay: float,
-        active: Tensor,
-    ) -> None:
-        net = self.net
-        assert self.bound is not None and self.w0_norm is not None
-        coef = net.step_coefficients(x, weights, preactivation=pre)
-        if x.ndim == 2:  # the (E m, n) operand of the update without a copy, as the parent
-            coef = coef.transpose(1, 2).contiguous().transpose(1, 2)
-        low_coef = bf16(coef) if self.low else None  # as the parent's step (bf16-mixed)
-        grad = None if low_coef is None else self._low_gradient(x, low_coef)
-        if low_coef is None:
-            norms = _step_norms(x, coef)
-        else:
-            norms = _step_norms(x.float(), low_coef.float()) * (1.0 + LOW_ROUNDING)
-        grown = abs(1.0 - lr * weight_decay) * self.bound
-        grown = grown + lr * abs(net.scale) * norms
-        if weight_decay:
-            grown += lr * weight_decay * self.w0_norm
-        grown *= 1.0 + SLACK
-        limit = self.path.next_radius()
-        risky = ~(grown.amax(dim=1) <= limit * (1.0 - SLACK))
-        self._stop(x, coef, grad, lr, weight_decay, active, grown, bool((risky & active).any()))
+    def _check_radius(self) -> Tensor:
+        return self.path.next_radius()
 
-    def _stop(
-        self,
-        x: Tensor,
-        coef: Tensor,
-        grad: Tensor | None,
-        lr: float,
-        weight_decay: float,
-        active: Tensor,
-        grown: Tensor,
-        risky: bool,
-    ) -> None:
-        if not risky and (bool(active.all()) or not weight_decay):
-            super()._stop(x, coef, grad, lr, weight_decay, active, grown, risky)
-            return
-        net, W = self.net, self.net.W.detach()
-        assert self.radius is not None and self.bound is not None
-        self.exact_passes += 1
-        old = W.clone()
-        self._update(x, coef, grad, lr, weight_decay)
-        distance = _row_distance(net)
-        self.path.crossed([old], distance.amax(dim=1), active)
-        active &= distance.amax(dim=1) <= self.radius
-        W.copy_(torch.where(active.reshape(-1, 1, 1), W, old))
-        self.bound = torch.where(active.unsqueeze(1), distance.to(torch.float64), self.bound)
+    def _exact_checked(self, old: Tensor, distance: Tensor, active: Tensor) -> None:
+        self.path.crossed([old], distance, active)
 
 
 class _Radii:

@@ -101,7 +101,7 @@ class TwoLayerStepper:
             grown += lr * weight_decay * self.w0_norm
         grown *= 1.0 + SLACK
         # NaN (a diverging step) counts as risky: the exact check then decides, as before.
-        risky = ~(grown.amax(dim=1) <= self.radius * (1.0 - SLACK))
+        risky = ~(grown.amax(dim=1) <= self._check_radius() * (1.0 - SLACK))
         if self.mode == "stop":
             self._stop(x, coef, grad, lr, weight_decay, active, grown, bool((risky & active).any()))
         else:
@@ -158,9 +158,21 @@ class TwoLayerStepper:
         old = W.clone()
         self._update(x, coef, grad, lr, weight_decay)
         distance = _row_distance(net)
+        self._exact_checked(old, distance.amax(dim=1), active)
         active &= distance.amax(dim=1) <= self.radius
         W.copy_(torch.where(active.reshape(-1, 1, 1), W, old))
         self.bound = torch.where(active.unsqueeze(1), distance.to(torch.float64), self.bound)
+
+    def _check_radius(self) -> float | Tensor:
+        """The radius a member's distance bound is checked against: the lazy radius (`lazy_path`
+        checks each member against the smallest radius it has not left yet)."""
+        assert self.radius is not None
+        return self.radius
+
+    def _exact_checked(self, old: Tensor, distance: Tensor, active: Tensor) -> None:
+        """Called by an exact check before it freezes members: `old` the weights before the
+        step, `distance` (E,) each candidate's largest row distance, `active` the members that
+        stepped. Nothing here; `lazy_path` records each radius's crossing."""
 
     def _project(self) -> None:
         """Exact projection onto B_{2,inf}(W0, R) (paper 002 Algorithm 1); resets the bounds.
