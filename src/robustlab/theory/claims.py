@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 from typing import Literal
 
@@ -82,6 +82,7 @@ __all__ = [
 
 Relation = Literal["=", "<=", ">="]
 Sign = Literal["negative", "positive", "zero"]
+Floats = npt.NDArray[np.float64]
 
 
 def settled(verdict: Verdict, settle: str | None) -> Verdict:
@@ -293,6 +294,27 @@ def trend(
     measured: rho; predicted: +1 or -1. Inconclusive with fewer than `min_levels` distinct x.
     Raises ValueError for mismatched lengths or alpha outside (0, 1).
     """
+
+    def spearman(xs: Floats, ys: Floats, sign: float) -> tuple[float, VerdictKind, str]:
+        result = stats.spearmanr(xs, ys)
+        rho, p = float(result.statistic), float(result.pvalue)
+        kind = _significance(rho, p, "positive" if sign > 0 else "negative", alpha)
+        return rho, kind, f"Spearman rho = {rho:.3f} over {xs.size} points, two-sided p = {p:.2g}"
+
+    return _rank_correlation(x, y, claim, expect, alpha, min_levels, spearman)
+
+
+def _rank_correlation(
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    claim: str,
+    expect: Literal["increasing", "decreasing"],
+    alpha: float,
+    min_levels: int,
+    test: Callable[[Floats, Floats, float], tuple[float, VerdictKind, str]],
+) -> Verdict:
+    """What `trend` and `rank_trend` share: the checks, the grid guard and the verdict; `test`
+    gives (statistic, kind, reason) for x, y and the predicted sign."""
     require_open_unit("alpha", alpha)
     xs, ys = as_float64(x, name="x").reshape(-1), as_float64(y, name="y").reshape(-1)
     if xs.shape != ys.shape:
@@ -303,17 +325,14 @@ def trend(
         reason = f"only {levels} distinct x values (need {min_levels})"
         more = f"a grid with at least {min_levels} distinct x values"
         return inconclusive(claim, reason, predicted=sign, settle=more)
-    result = stats.spearmanr(xs, ys)
-    rho, p = float(result.statistic), float(result.pvalue)
-    if not math.isfinite(rho):
+    statistic, kind, reason = test(xs, ys, sign)
+    if not math.isfinite(statistic):
         return inconclusive(claim, "y does not vary: no rank correlation", predicted=sign)
-    kind = _significance(rho, p, "positive" if sign > 0 else "negative", alpha)
-    reason = f"Spearman rho = {rho:.3f} over {xs.size} points, two-sided p = {p:.2g}"
     if kind == "inconclusive":
         reason += f": not significant at {alpha:g}"
         more = "more seeds per x value (or more x values), for significance"
-        return inconclusive(claim, reason, measured=rho, predicted=sign, settle=more)
-    return Verdict(claim, kind, rho, sign, reason)
+        return inconclusive(claim, reason, measured=statistic, predicted=sign, settle=more)
+    return Verdict(claim, kind, statistic, sign, reason)
 
 
 def _mean_test(diff: npt.NDArray[np.float64], alpha: float) -> tuple[float, float, float, float]:
@@ -782,37 +801,26 @@ def rank_trend(
     Inconclusive with fewer than `min_levels` distinct x. Raises ValueError for mismatched
     lengths or alpha outside (0, 1).
     """
-    require_open_unit("alpha", alpha)
-    xs, ys = as_float64(x, name="x").reshape(-1), as_float64(y, name="y").reshape(-1)
-    if xs.shape != ys.shape:
-        raise ValueError(f"x and y must have the same length, got {xs.size} and {ys.size}")
-    sign = 1.0 if expect == "increasing" else -1.0
-    levels = int(np.unique(xs).size)
-    if levels < min_levels:
-        reason = f"only {levels} distinct x values (need {min_levels})"
-        more = f"a grid with at least {min_levels} distinct x values"
-        return inconclusive(claim, reason, predicted=sign, settle=more)
-    greater = stats.kendalltau(xs, ys, alternative="greater")
-    tau = float(greater.statistic)
-    if not math.isfinite(tau):
-        return inconclusive(claim, "y does not vary: no rank correlation", predicted=sign)
-    p_up = float(greater.pvalue)
-    p_down = float(stats.kendalltau(xs, ys, alternative="less").pvalue)
-    p_right, p_wrong = (p_up, p_down) if sign > 0 else (p_down, p_up)
-    kind: VerdictKind = (
-        "consistent"
-        if tau * sign > 0 and p_right < alpha
-        else "inconsistent"
-        if tau * sign < 0 and p_wrong < alpha
-        else "inconclusive"
-    )
-    p = p_right if tau * sign > 0 else p_wrong
-    reason = f"Kendall tau = {tau:.3f} over {xs.size} points, one-sided p = {p:.2g}"
-    if kind == "inconclusive":
-        reason += f": not significant at {alpha:g}"
-        more = "more seeds per x value (or more x values), for significance"
-        return inconclusive(claim, reason, measured=tau, predicted=sign, settle=more)
-    return Verdict(claim, kind, tau, sign, reason)
+
+    def kendall(xs: Floats, ys: Floats, sign: float) -> tuple[float, VerdictKind, str]:
+        greater = stats.kendalltau(xs, ys, alternative="greater")
+        tau = float(greater.statistic)
+        if not math.isfinite(tau):
+            return tau, "inconclusive", ""
+        p_up = float(greater.pvalue)
+        p_down = float(stats.kendalltau(xs, ys, alternative="less").pvalue)
+        p_right, p_wrong = (p_up, p_down) if sign > 0 else (p_down, p_up)
+        kind: VerdictKind = (
+            "consistent"
+            if tau * sign > 0 and p_right < alpha
+            else "inconsistent"
+            if tau * sign < 0 and p_wrong < alpha
+            else "inconclusive"
+        )
+        p = p_right if tau * sign > 0 else p_wrong
+        return tau, kind, f"Kendall tau = {tau:.3f} over {xs.size} points, one-sided p = {p:.2g}"
+
+    return _rank_correlation(x, y, claim, expect, alpha, min_levels, kendall)
 
 
 # ------------------------------------------------------------------ an exponent over runs
