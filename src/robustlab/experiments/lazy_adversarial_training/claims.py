@@ -154,57 +154,52 @@ SETTLE: dict[str, str] = {
 }
 
 
+# Per panel of Fig. 4: the axis, the slope claim, the prefactor claim with the paper's
+# constant, and the Config field holding its axis values (the third verdict: the collapse on
+# the left, the transition on the right).
+_PANELS = (
+    (
+        "left",
+        "d",
+        "threshold budget ||delta||* ~ d^-1/2 (Theorem 3.1)",
+        "threshold ||delta||* sqrt(d) near the paper's 5",
+        FIGURE4_RADIUS_CONSTANT,
+        "left_dims",
+    ),
+    (
+        "right",
+        "m",
+        "threshold radius V* ~ m^-1/2 (lazy ball C0/sqrt(m))",
+        "threshold V* sqrt(m) near the paper's 25",
+        FIGURE4_WIDTH_CONSTANT,
+        "right_widths",
+    ),
+)
+
+
 def summarize(table: pd.DataFrame, config: Config) -> Summary:
     """Threshold slopes in d and m against -1/2, prefactors against 5 and 25, the collapse."""
     headline: dict[str, Any] = {}
     verdicts: list[Verdict] = []
-    if "left" in config.panels:
-        found = thresholds(table, "left")
-        verdict = _slope_verdict(
-            found,
-            claim="left: threshold budget ||delta||* ~ d^-1/2 (Theorem 3.1)",
-            total=len(found),
-        )
+    for panel, axis, slope_claim, prefactor_claim, paper, values in _PANELS:
+        if panel not in config.panels:
+            continue
+        found = thresholds(table, panel)
+        verdict = _slope_verdict(found, claim=f"{panel}: {slope_claim}", total=len(found))
         verdicts.append(verdict)
         prefactor, constant = _prefactor_verdict(
-            found,
-            paper=FIGURE4_RADIUS_CONSTANT,
-            claim="left: threshold ||delta||* sqrt(d) near the paper's 5",
+            found, paper=paper, claim=f"{panel}: {prefactor_claim}"
         )
         verdicts.append(prefactor)
-        verdicts.append(_collapse_verdict(table))
-        headline["left_threshold_slope"] = verdict.measured
-        headline["left_threshold_constant"] = constant
-        headline["left_threshold_by_d"] = _median_by_x(found)
-        headline["left_paper_threshold_by_d"] = {
-            str(d): FIGURE4_RADIUS_CONSTANT / math.sqrt(d) for d in config.left_dims
+        verdicts.append(_collapse_verdict(table) if panel == "left" else _transition_verdict(table))
+        headline[f"{panel}_threshold_slope"] = verdict.measured
+        headline[f"{panel}_threshold_constant"] = constant
+        headline[f"{panel}_threshold_by_{axis}"] = _median_by_x(found)
+        headline[f"{panel}_paper_threshold_by_{axis}"] = {
+            str(x): paper / math.sqrt(x) for x in getattr(config, values)
         }
-        headline["left_clean_accuracy"] = float(
-            table.loc[table["panel"] == "left", "clean_accuracy"].mean()
-        )
-    if "right" in config.panels:
-        found = thresholds(table, "right")
-        verdict = _slope_verdict(
-            found,
-            claim="right: threshold radius V* ~ m^-1/2 (lazy ball C0/sqrt(m))",
-            total=len(found),
-        )
-        verdicts.append(verdict)
-        prefactor, constant = _prefactor_verdict(
-            found,
-            paper=FIGURE4_WIDTH_CONSTANT,
-            claim="right: threshold V* sqrt(m) near the paper's 25",
-        )
-        verdicts.append(prefactor)
-        verdicts.append(_transition_verdict(table))
-        headline["right_threshold_slope"] = verdict.measured
-        headline["right_threshold_constant"] = constant
-        headline["right_threshold_by_m"] = _median_by_x(found)
-        headline["right_paper_threshold_by_m"] = {
-            str(m): FIGURE4_WIDTH_CONSTANT / math.sqrt(m) for m in config.right_widths
-        }
-        headline["right_clean_accuracy"] = float(
-            table.loc[table["panel"] == "right", "clean_accuracy"].mean()
+        headline[f"{panel}_clean_accuracy"] = float(
+            table.loc[table["panel"] == panel, "clean_accuracy"].mean()
         )
     headline["mean_epochs"] = float(table["epochs"].mean())
     return Summary(headline=headline, verdicts=settle_each(verdicts, SETTLE))
