@@ -98,3 +98,28 @@ def test_verdicts_can_fail() -> None:
 def test_lazy_dims_must_be_mnist_sizes() -> None:
     with pytest.raises(ConfigError, match="lazy_dim"):
         get_experiment(NAME).config("quick", {"lazy_dim": [30]})
+
+
+def test_a_tie_is_no_flip_for_pgd_as_for_the_solver() -> None:
+    """f = relu(x1) - relu(x2) at x = (1, -1): every ReLU is off at distance 1 (f = 0, a tie),
+    the sign flips strictly only from sqrt(2) on. Counting the tie, PGD undercuts the solver."""
+    import torch
+
+    from robustlab.attacks import minimal_perturbation
+    from robustlab.models import TwoLayerNet
+    from robustlab.verify import exact_minimal_perturbation
+
+    W = torch.eye(2, dtype=torch.float64).unsqueeze(0)
+    net = TwoLayerNet(W, torch.tensor([[1.0, -1.0]], dtype=torch.float64))
+    x = torch.tensor([[1.0, -1.0]], dtype=torch.float64)
+    y = torch.ones(1, dtype=torch.float64)
+    exact = exact_minimal_perturbation(net, x, norm="l2")
+    assert float(exact.radius[0, 0]) == pytest.approx(2**0.5, rel=1e-3)
+    member = net.member(0)
+    ties = minimal_perturbation(member, x, y, method="pgd", max_eps=3.0, iterations=12)
+    assert float(ties.norms[0]) < 0.9 * float(exact.radius[0, 0])
+    attack = experiment.strict_pgd(steps=30)
+    strict = minimal_perturbation(
+        member, x, y, method="pgd", max_eps=3.0, attack=attack, iterations=12
+    )
+    assert float(strict.norms[0]) >= float(exact.radius[0, 0]) * (1 - experiment.SOUND_RTOL)
