@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from robustlab import TwoLayerNet
 from robustlab.attacks import (
+    AttackResult,
     bim,
     minimal_gradient_step,
     minimal_perturbation,
@@ -78,6 +80,33 @@ def test_minimal_perturbation_by_bisection_on_a_linear_model(generator: torch.Ge
         minimal_perturbation(net, x, y, method="pgd")
     with pytest.raises(ValueError, match="unknown method"):
         minimal_perturbation(net, x, y, method="deepfool")
+
+
+def test_minimal_perturbation_brackets_an_attack_that_fails_at_large_budgets(
+    generator: torch.Generator,
+) -> None:
+    """An attack that flips only at budgets in [r, 2 r] (PGD can land on a flat tie when its
+    step is large): the bisection finds r below max_eps = 8 r, and inf past 16 halvings' reach."""
+    net = TwoLayerNet.ntk(1, 20, 6, activation="identity", generator=generator, dtype=F64)
+    x = torch.randn(5, 6, generator=generator, dtype=F64)
+    y = torch.sign(net(x)[0])
+    r = torch.tensor([0.5, 1.0, 2.0, 4.0, 100.0], dtype=F64)
+    calls = []
+
+    def window(model: object, x: torch.Tensor, y: torch.Tensor, *, eps: torch.Tensor) -> Any:
+        calls.append(eps)
+        success = (eps >= r) & (eps <= 2 * r)
+        zeros = torch.zeros_like(eps)
+        return AttackResult(x.unsqueeze(0), eps, success, eps, zeros, zeros, "l2")
+
+    result = minimal_perturbation(
+        net, x, y, method="pgd", max_eps=32.0, attack=window, iterations=20
+    )
+    # 32 / 2^k reaches [r, 2 r] for r = 4 (k = 2), 2 (k = 3), 1 (k = 4); not 0.5 or 100
+    found = result.norms[0]
+    assert torch.allclose(found[1:4], r[1:4], rtol=1e-5)
+    assert torch.isinf(found[0]) and torch.isinf(found[4])
+    assert len(calls) == 1 + 4 + 20
 
 
 def test_quantiles_are_inverse_cdf_and_inf_aware() -> None:

@@ -25,6 +25,8 @@ Attack = Callable[..., AttackResult]
 functools.partial(pgd, norm="l2", steps=20, early_stop=True)."""
 
 DEFAULT_LEVELS = (0.1, 0.25, 0.5, 0.75, 0.9)
+BRACKET_HALVINGS = 4
+"""method="pgd": budgets max_eps / 2, ..., max_eps / 16 tried where the attack fails at max_eps."""
 
 
 def _split(model: Model, x: Tensor, batch_size: int | None) -> tuple[list[Tensor], int]:
@@ -131,7 +133,9 @@ def minimal_perturbation(
     models; flips relative to the sign of f(x)). method="pgd": per-sample bisection over the
     budget of `attack` (default PGD in `norm`, 50 steps, early stop) on [0, max_eps] for
     `iterations` halvings, returning the upper end (a budget at which the attack succeeded);
-    inf where it fails at max_eps. With labels y, misclassified points get 0.
+    where it fails at max_eps, the upper end is sought at max_eps / 2^k (k <= BRACKET_HALVINGS:
+    success is not monotone in the budget); inf where all fail. With labels y, misclassified
+    points get 0.
     method="exact": `robustlab.verify.exact_minimal_perturbation` in `norm` ("l2", "linf" or
     "l1"; inf where no flip exists); method="certified": `robustlab.verify.certified_radius`,
     a sound lower bound (both for ReLU / leaky-ReLU `TwoLayerNet`s, one or K logits).
@@ -165,6 +169,16 @@ def minimal_perturbation(
             return success
 
         reach = fooled(hi)
+        # An attack's success is not monotone in its budget (PGD's step grows with eps and can
+        # land on a flat tie of a ReLU net): where it fails at max_eps, try max_eps / 2^k.
+        ladder = hi.clone()
+        for _ in range(BRACKET_HALVINGS):
+            if bool(reach.all()):
+                break
+            ladder = torch.where(reach, ladder, 0.5 * ladder)
+            hit = fooled(ladder) & ~reach
+            hi = torch.where(hit, ladder, hi)
+            reach = reach | hit
         for _ in range(iterations):
             mid = 0.5 * (lo + hi)
             hit = fooled(mid)
