@@ -322,10 +322,24 @@ QUICK_VERDICTS = {
     "raw inputs, m=1000, C0=10: slope of grad_norm in d": "inconsistent",
     "raw inputs, m=1000, C0=10: slope of step in d": "consistent",
     "one gradient step flips the prediction of every test point (Theorem 3.1)": "consistent",
-    "every trained net has test error below 1% (Sec. 5.1)": "consistent",
+    "every trained net (C0 >= 10) has test error below 1% (Sec. 5.1)": "consistent",
 }
 
 
 def test_quick_verdicts_are_pinned(quick: dict[str, Any]) -> None:
     found = {v["claim"]: v["verdict"] for v in quick["summary"]["verdicts"]}
     assert found == QUICK_VERDICTS
+
+
+def test_accuracy_claim_judges_the_nets_the_paper_trains() -> None:
+    """Sec. 5.1's "below 1%" is judged from min(10, reference C0) up; earlier stops are named."""
+    from robustlab.experiments.lazy_single_step.claims import _accuracy_claim
+
+    runs = pd.DataFrame({"C0": [4.0, 8.0, 8.0], "test_accuracy": [0.81, 0.995, 0.993]})
+    cut = _accuracy_claim(runs, ref_c0=8.0)
+    assert cut.verdict == "consistent" and "C0 >= 8" in cut.claim
+    assert "1 nets stopped at C0 < 8" in cut.reason and "0.19" in cut.reason
+    worse = _accuracy_claim(runs.assign(test_accuracy=[0.81, 0.995, 0.97]), ref_c0=8.0)
+    assert worse.verdict == "inconsistent"
+    paper = _accuracy_claim(runs.assign(C0=[10.0, 20.0, 40.0]), ref_c0=10.0)
+    assert paper.verdict == "inconsistent" and "not judged" not in paper.reason

@@ -9,6 +9,7 @@ slope in C0 >= 0); every test point flipped (Theorem 3.1) and every net below 1%
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -33,6 +34,8 @@ _RUN_KEYS = ("normalization", "dim", "width", "C0", "seed", "member")
 PAPER_FIG7_PERTURBATION = 0.045
 #: Paper 002, Section 5.1: every trained model has test error below 1%.
 PAPER_MAX_TEST_ERROR = 0.01
+#: Paper 002, Section 5.1: the smallest lazy-ball constant C0 of its trained nets.
+PAPER_MIN_C0 = 10.0
 
 
 def theory(config: Config) -> dict[str, Any]:
@@ -183,14 +186,29 @@ def _flip_claim(table: pd.DataFrame) -> Verdict:
     )
 
 
-def _accuracy_claim(runs: pd.DataFrame) -> Verdict:
-    """Sec. 5.1: every trained net has test error below 1%."""
-    worst = 1.0 - float(runs["test_accuracy"].min())
-    return claims.bound(
+def _accuracy_claim(runs: pd.DataFrame, ref_c0: float) -> Verdict:
+    """Sec. 5.1: every trained net has test error below 1%, judged on the nets the paper trains.
+
+    The paper's nets stop at C0 >= 10 (PAPER_MIN_C0); a grid cut below that (the standard
+    preset's C0 4 to 8) is judged from its reference C0 up, and the nets stopped earlier are
+    named in the reason, not judged: they are not the paper's trained nets.
+    """
+    floor = min(PAPER_MIN_C0, ref_c0)
+    judged = runs["C0"] >= floor * (1 - 1e-9)
+    worst = 1.0 - float(runs.loc[judged, "test_accuracy"].min())
+    verdict = claims.bound(
         worst,
         PAPER_MAX_TEST_ERROR,
-        claim="every trained net has test error below 1% (Sec. 5.1)",
+        claim=f"every trained net (C0 >= {floor:g}) has test error below 1% (Sec. 5.1)",
     )
+    if judged.all():
+        return verdict
+    early = runs.loc[~judged]
+    note = (
+        f"; not judged: {len(early)} nets stopped at C0 < {floor:g}, earlier than any the paper "
+        f"trains (C0 10 to 40), worst test error {1.0 - float(early['test_accuracy'].min()):.4g}"
+    )
+    return dataclasses.replace(verdict, reason=verdict.reason + note)
 
 
 def claim_list(table: pd.DataFrame, config: Config) -> list[Verdict]:
@@ -206,7 +224,7 @@ def claim_list(table: pd.DataFrame, config: Config) -> list[Verdict]:
             curve = at_c0[at_c0["width"] == width]
             verdicts += _slope_claims(curve, norm, int(width), ref_c0, config.slope_tolerance)
         verdicts += _c0_claims(of_norm[of_norm["width"] == ref_width], norm, ref_width)
-    return [*verdicts, _flip_claim(table), _accuracy_claim(runs)]
+    return [*verdicts, _flip_claim(table), _accuracy_claim(runs, ref_c0)]
 
 
 def _slope(x: pd.Series, y: pd.Series) -> float | None:
