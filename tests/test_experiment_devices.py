@@ -8,6 +8,7 @@ the cell's tensors are created where ``CellContext.device`` says.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -19,6 +20,9 @@ from robustlab.experiments import reflected_grid as grid_module
 from robustlab.experiments import robust_sample_complexity as rsc
 from robustlab.experiments.base import Cell, CellContext
 from robustlab.experiments.registry import get_experiment
+
+# The cells module by its path: the package attribute ``cells`` is the sweep function.
+rsc_cells = importlib.import_module("robustlab.experiments.robust_sample_complexity.cells")
 
 DEVICES = [
     "cpu",
@@ -87,9 +91,9 @@ def test_robust_sample_complexity_sums_on_the_cell_device() -> None:
     def draw(count: int) -> Any:
         return schmidt_gaussian(count, 8, sigma=1.0, generator=generator)
 
-    sums = rsc._sums(draw, [1, 3], replicates=2, d=8, device=torch.device("meta"))
+    sums = rsc_cells._sums(draw, [1, 3], replicates=2, d=8, device=torch.device("meta"))
     assert [w.device.type for w in sums] == ["meta", "meta"]
-    cpu = rsc._sums(draw, [1, 3], replicates=2, d=8)
+    cpu = rsc_cells._sums(draw, [1, 3], replicates=2, d=8)
     assert [w.device.type for w in cpu] == ["cpu", "cpu"]
 
 
@@ -97,13 +101,13 @@ def test_robust_sample_complexity_run_cell_passes_its_device(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seen: list[torch.device | None] = []
-    real = rsc._sums
+    real = rsc_cells._sums
 
     def spy(*args: Any, **kwargs: Any) -> list[torch.Tensor]:
         seen.append(args[4] if len(args) > 4 else kwargs.get("device"))
         return [w.to("cpu") for w in real(*args[:4])]
 
-    monkeypatch.setattr(rsc, "_sums", spy)
+    monkeypatch.setattr(rsc_cells, "_sums", spy)
     overrides = {"gaussian_dims": [100], "bernoulli_dims": [100], "replicates": 2}
     for cell in _first_cells("robust-sample-complexity", 2, **overrides):
         rsc.run_cell(cell, CellContext(device=torch.device("meta")))
