@@ -12,8 +12,8 @@ import pytest
 import torch
 from scipy import integrate, stats
 
-from robustlab.experiments import random_net_single_step as experiment
 from robustlab.experiments.base import CellContext
+from robustlab.experiments.random_net_single_step.cells import ROOT_RTOL, _minimal_step
 from robustlab.experiments.registry import get_experiment
 from robustlab.models import TwoLayerNet
 from robustlab.theory.lazy import activation_moments, limit_medians
@@ -90,7 +90,7 @@ def test_minimal_step_matches_a_float64_brute_force_scan(activation: str) -> Non
     )
     x = torch.randn(n, d, generator=generator, dtype=torch.float64)
     x = math.sqrt(d) * x / x.norm(dim=1, keepdim=True)
-    result = experiment._minimal_step(net, x, max_eta=20.0)
+    result = _minimal_step(net, x, max_eta=20.0)
     found = torch.isfinite(result.eta)
     assert found.float().mean() > 0.5
     f, grad = net(x), net.input_grad(x)
@@ -105,7 +105,7 @@ def test_minimal_step_matches_a_float64_brute_force_scan(activation: str) -> Non
     assert flipped.any(dim=2)[found].all()
     first = torch.gather(taus, 2, flipped.to(torch.int8).argmax(dim=2, keepdim=True)).squeeze(2)
     gap = (result.eta.abs() - first)[found]
-    tolerance = (experiment.ROOT_RTOL * result.eta.abs() + 2 * top / 20_000)[found]
+    tolerance = (ROOT_RTOL * result.eta.abs() + 2 * top / 20_000)[found]
     assert (gap.abs() <= tolerance).all()
 
 
