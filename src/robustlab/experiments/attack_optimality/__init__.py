@@ -69,7 +69,6 @@ __all__ = [
 ]
 
 PAPER = "002"
-
 FIGURE = "Theorem 3.1 / Bubeck et al. eq. (5): attack radius against the exact minimum"
 VERSION = 2
 
