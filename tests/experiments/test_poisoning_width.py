@@ -387,6 +387,10 @@ def test_settle_texts_point_past_the_grid_the_config_has() -> None:
     experiment = get_experiment(NAME)
     quick = pw.settle_texts(experiment.config("quick"))  # type: ignore[arg-type]
     standard = pw.settle_texts(experiment.config("standard"))  # type: ignore[arg-type]
-    assert "--preset standard" in quick["non-monotone in width"]
-    assert "--preset standard" not in standard["non-monotone in width"]
+    conv = pw.settle_texts(experiment.config("standard-conv"))  # type: ignore[arg-type]
+    assert "`--preset standard`" in quick["non-monotone in width"]
+    assert "`--preset standard`" not in standard["non-monotone in width"]
     assert "more seeds than 30" in standard["non-monotone in width"]
+    assert "`--preset standard-conv`" in standard["non-monotone in width"]
+    assert "standard-conv" not in conv["non-monotone in width"]
+    assert "more seeds than 8" in conv["non-monotone in width"]
