@@ -29,9 +29,9 @@ from robustlab.runner.store import RunStore, write_json
 
 def _records(folders: list[Path]) -> list[dict[str, Any]]:
     records = [json.loads((f / "config.json").read_text()) for f in folders]
-    names = {r["experiment"] for r in records} | {str(r["version"]) for r in records}
-    if len({r["experiment"] for r in records}) != 1 or len(names) != 2:
-        raise SystemExit(f"runs of different experiments or versions: {sorted(names)}")
+    kinds = {(r["experiment"], r["version"]) for r in records}
+    if len(kinds) != 1:
+        raise SystemExit(f"runs of different experiments or versions: {sorted(kinds)}")
     return records
 
 
